@@ -126,3 +126,33 @@ func sanitize(s string) string {
 	}
 	return b.String()
 }
+
+var (
+	cellOnce sync.Once
+	cell     *localcell.Running
+	cellErr  error
+)
+
+// Cell returns the local cell of this test binary (Kubernetes with kwok nodes, Redis, two
+// livekit-server nodes; Postgres comes from Postgres), starting it on first use. A missing
+// tool fails the test with the command that builds it.
+func Cell(t testing.TB) *localcell.Running {
+	t.Helper()
+	cellOnce.Do(func() {
+		dir := stateDir(t, "cell")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cell, cellErr = localcell.Start(ctx, localcell.Options{Dir: dir, WebhookURL: os.Getenv("CELLPLANE_TEST_WEBHOOK_URL"), Logf: func(f string, a ...any) {
+			if testing.Verbose() {
+				fmt.Fprintf(os.Stderr, "harness: "+f+"\n", a...)
+			}
+		}})
+		if cellErr == nil {
+			atExit(cell.Stop)
+		}
+	})
+	if cellErr != nil {
+		t.Fatalf("local cell: %v", cellErr)
+	}
+	return cell
+}

@@ -118,3 +118,11 @@ func (p *Postgres) CreateDatabase(ctx context.Context, db string) error {
 func readPostmasterPID(dataDir string) (int, string, error) {
 	return readPIDFile(filepath.Join(dataDir, "postmaster.pid"))
 }
+
+func (p *Postgres) ping(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
