@@ -210,7 +210,7 @@ func TestBreakEvenHandComputed(t *testing.T) {
 	// aws small, default inputs: baseline and variable from the table's literals.
 	const h = 730.0
 	b := 0.10*h + 0.149*2*h + 0.045*h + 0.0225*h + 0.096*h + 200*0.08 + 3*0.096*h // 636.135
-	v := 30*0.17 + 75*0.192 + 600*0.09 + 15*0.045                                   // 74.175
+	v := 30*0.17 + 75*0.192 + 600*0.09 + 15*0.045                                 // 74.175
 	// margin 0.85: (0.15 × 710.31 - 74.175) = 32.37 -> N >= 636.135/32.37 = 19.65 -> 20
 	e, err := Default().Estimate(Inputs{Cloud: "aws", Sizing: "small", Tenants: 10, Margin: ptr(0.85)})
 	if err != nil {

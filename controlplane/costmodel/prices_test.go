@@ -76,7 +76,9 @@ func TestBadPriceFilesAreRejectedWithTheLine(t *testing.T) {
 	}{
 		{
 			name: "a missing price",
-			edit: func(s string) string { return deleteLine(t, s, `nat_data: {value: 0.045, unit: USD/GB, item: "NAT gateway data processed"`) },
+			edit: func(s string) string {
+				return deleteLine(t, s, `nat_data: {value: 0.045, unit: USD/GB, item: "NAT gateway data processed"`)
+			},
 			line: func() int { return awsPrices },
 			path: "clouds.aws.prices.nat_data", says: "missing",
 		},
@@ -120,13 +122,17 @@ func TestBadPriceFilesAreRejectedWithTheLine(t *testing.T) {
 		},
 		{
 			name: "a misspelt key",
-			edit: func(s string) string { return mustReplace(t, s, "      nat_gateway: {value: 0.045", "      nat_gatway: {value: 0.045") },
+			edit: func(s string) string {
+				return mustReplace(t, s, "      nat_gateway: {value: 0.045", "      nat_gatway: {value: 0.045")
+			},
 			line: func() int { return lineOf(t, orig, "      nat_gateway: {value: 0.045") },
 			path: "clouds.aws.prices.nat_gatway", says: "unknown key",
 		},
 		{
 			name: "a price in the wrong unit",
-			edit: func(s string) string { return mustReplace(t, s, "disk: {value: 0.08, unit: USD/GB-month", "disk: {value: 0.08, unit: USD/month") },
+			edit: func(s string) string {
+				return mustReplace(t, s, "disk: {value: 0.08, unit: USD/GB-month", "disk: {value: 0.08, unit: USD/month")
+			},
 			line: func() int { return lineOf(t, orig, "disk: {value: 0.08,") },
 			path: "clouds.aws.prices.disk.unit", says: `must be "USD/GB-month"`,
 		},
@@ -149,7 +155,9 @@ func TestBadPriceFilesAreRejectedWithTheLine(t *testing.T) {
 		},
 		{
 			name: "a zero divisor",
-			edit: func(s string) string { return mustReplace(t, s, "sessions_per_media_node: {value: 10,", "sessions_per_media_node: {value: 0,") },
+			edit: func(s string) string {
+				return mustReplace(t, s, "sessions_per_media_node: {value: 10,", "sessions_per_media_node: {value: 0,")
+			},
 			line: func() int { return lineOf(t, orig, "sessions_per_media_node: {value: 10,") },
 			path: "assumptions.sizings.small.sessions_per_media_node.value", says: "greater than zero",
 		},
@@ -169,7 +177,9 @@ func TestBadPriceFilesAreRejectedWithTheLine(t *testing.T) {
 		},
 		{
 			name: "broken YAML",
-			edit: func(s string) string { return mustReplace(t, s, "      nat_data: {value: 0.045, unit: USD/GB,", "      nat_data: {value: [0.045, unit: USD/GB,") },
+			edit: func(s string) string {
+				return mustReplace(t, s, "      nat_data: {value: 0.045, unit: USD/GB,", "      nat_data: {value: [0.045, unit: USD/GB,")
+			},
 			line: func() int { return lineOf(t, orig, "      nat_data: {value: 0.045, unit: USD/GB,") },
 			path: "(file)", says: "yaml",
 		},
