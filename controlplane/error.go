@@ -100,3 +100,9 @@ func (v *Validation) Err() error {
 	}
 	return &Error{Code: EINVALID, Message: "the request has invalid fields", Fields: v.fields}
 }
+
+// OrgNotFound is the one answer for an org that does not exist or is not the caller's:
+// both must read the same, so a key of one org cannot probe for others.
+func OrgNotFound(slug string) error {
+	return Errorf(ENOTFOUND, "org %q not found", slug)
+}

@@ -40,7 +40,7 @@ node_selector:
   algorithm: lowest
 room:
   empty_timeout: 300
-  departure_timeout: 20
+  departure_timeout: 5
 logging:
   level: info
 %s`, n.Port, n.RTCPortStart, n.RTCPortEnd, redis.Addr, redis.Password, apiKey, apiSecret, n.PrometheusPort, webhook)

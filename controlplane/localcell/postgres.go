@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,11 @@ func StartPostgres(ctx context.Context, stateDir, dataDir string, port int) (*Po
 	cred, uid, gid, err := serviceUser()
 	if err != nil {
 		return nil, err
+	}
+	if uid >= 0 {
+		if err := checkTraversable(dataDir, uid); err != nil {
+			return nil, err
+		}
 	}
 	sockDir := filepath.Join(stateDir, "run")
 	if err := os.MkdirAll(sockDir, 0o755); err != nil {
@@ -125,4 +131,28 @@ func (p *Postgres) ping(ctx context.Context) error {
 		return err
 	}
 	return conn.Close(ctx)
+}
+
+// checkTraversable makes sure the unprivileged user Postgres runs as (it refuses root) can
+// reach dir: every existing parent must be searchable by others or owned by that user.
+func checkTraversable(dir string, uid int) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil {
+			owner := -1
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				owner = int(sys.Uid)
+			}
+			if owner != uid && st.Mode().Perm()&0o001 == 0 {
+				return fmt.Errorf("postgres runs as an unprivileged user (uid %d; it refuses root) and cannot reach %s: directory %s is not searchable by others; run 'chmod o+x %s' or choose a state directory elsewhere", uid, dir, d, d)
+			}
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

@@ -34,8 +34,9 @@ var (
 // Running is a cell started by this process.
 type Running struct {
 	*Cell
-	procs []*Process // in start order
-	Kube  *KubeClient
+	procs      []*Process // in start order
+	Kube       *KubeClient
+	webhookURL string
 }
 
 // Start brings up every part of the cell and returns once all of them answer. On any
@@ -75,7 +76,7 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	}
 	_ = os.Remove(DescriptionFile(dir))
 
-	r := &Running{Cell: &Cell{Dir: dir}}
+	r := &Running{Cell: &Cell{Dir: dir}, webhookURL: o.WebhookURL}
 	fail := func(err error) (*Running, error) {
 		r.Stop()
 		return nil, err
@@ -275,4 +276,34 @@ func lockDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("%w: another 'cellplane local up' is starting a cell in %s", ErrAlreadyRunning, dir)
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// RestartLiveKit starts media node name again with its configuration (after a test
+// drained or stopped it), waiting until it answers.
+func (r *Running) RestartLiveKit(ctx context.Context, name string) error {
+	for i, n := range r.LiveKit {
+		if n.Name != name {
+			continue
+		}
+		old := r.Process(name)
+		if old != nil && old.Running() {
+			return fmt.Errorf("%s is still running (pid %d)", name, old.PID())
+		}
+		tools, err := FindTools()
+		if err != nil {
+			return err
+		}
+		p, err := startLiveKit(ctx, r.Dir, tools, &n, r.Redis, r.APIKey, r.APISecret, r.webhookURL)
+		if err != nil {
+			return err
+		}
+		r.LiveKit[i] = n
+		for j, q := range r.procs {
+			if q.Name == name {
+				r.procs[j] = p
+			}
+		}
+		return r.save()
+	}
+	return fmt.Errorf("no media node %q", name)
 }

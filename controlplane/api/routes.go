@@ -1,0 +1,51 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// newRouter lists every route of the API. openapi.yaml documents each one; a test keeps
+// the two in step.
+func newRouter(d Deps, m *metrics) chi.Router {
+	log := d.Log
+	r := chi.NewRouter()
+	r.Use(m.observe(log), recoverer(log))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: ProblemType("not_found"), Title: "Not Found", Status: http.StatusNotFound,
+			Detail: "no such route: see /openapi.yaml", Instance: r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: ProblemType("method_not_allowed"), Title: "Method Not Allowed", Status: http.StatusMethodNotAllowed,
+			Detail: r.Method + " is not allowed here: see /openapi.yaml", Instance: r.URL.Path})
+	})
+
+	// Public: probes, metrics, the API description and the org router (the hot path: no
+	// authentication, no database).
+	r.Get("/healthz", handleHealthz())
+	r.Get("/readyz", handleReadyz(d.Checks))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	r.Get("/openapi.yaml", handleOpenAPI())
+	r.Get("/v1/route/{slug}", handleRoute(d.Routes, d.RouteMaxAge))
+
+	r.Group(func(r chi.Router) {
+		r.Use(authenticate(d.Keys, d.AdminKey, log))
+
+		r.With(requireAdmin(log)).Post("/v1/orgs", handleOrgCreate(d.Orgs, log))
+		r.With(requireAdmin(log)).Get("/v1/orgs", handleOrgList(d.Orgs, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}", handleOrgGet(d.Orgs, log))
+		r.With(requireOrg(log, true)).Patch("/v1/orgs/{slug}", handleOrgUpdate(d.Orgs, log))
+		r.With(requireOrg(log, true)).Delete("/v1/orgs/{slug}", handleOrgDelete(d.Orgs, log))
+
+		r.With(requireOrg(log, false)).Post("/v1/orgs/{slug}/keys", handleKeyCreate(d.Keys, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/keys", handleKeyList(d.Keys, log))
+		r.With(requireOrg(log, false)).Delete("/v1/orgs/{slug}/keys/{id}", handleKeyDelete(d.Keys, log))
+
+		r.With(requireAdmin(log)).Post("/v1/clusters", handleClusterCreate(d.Clusters, log))
+		r.With(requireAdmin(log)).Get("/v1/clusters", handleClusterList(d.Clusters, log))
+		r.With(requireAdmin(log)).Get("/v1/clusters/{id}", handleClusterGet(d.Clusters, log))
+	})
+	return r
+}
