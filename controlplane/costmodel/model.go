@@ -379,8 +379,12 @@ func (c costing) hourly(key, name string, price, hours Figure, regional bool) Li
 
 // nodes is a number of always-on nodes of one instance type.
 func (c costing) nodes(key, name string, price, count, hours Figure) LineItem {
+	nodes := "nodes"
+	if count.Value == 1 {
+		nodes = "node"
+	}
 	return c.line(key, name, price, count.Value*hours.Value, "node-hours",
-		fmt.Sprintf("%s nodes × %s h", num(count.Value), num(hours.Value)), true, count, hours)
+		fmt.Sprintf("%s %s × %s h", num(count.Value), nodes, num(hours.Value)), true, count, hours)
 }
 
 func (c costing) line(key, name string, price Figure, qty float64, unit, qtyFormula string, regional bool, uses ...Figure) LineItem {
