@@ -55,7 +55,7 @@ func start(t testing.TB, dbURL ...string) *instance {
 		}
 		a.Close()
 	})
-	return &instance{t: t, URL: "http://" + l.Addr().String(), App: a, http: &http.Client{Timeout: 30 * time.Second}}
+	return &instance{t: t, URL: "http://" + l.Addr().String(), App: a, http: &http.Client{Timeout: 30 * time.Second, Transport: conforming{t: t, next: http.DefaultTransport}}}
 }
 
 // response is an answer, its body kept.
