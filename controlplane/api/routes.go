@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/cellplane/cellplane/controlplane/web"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -47,5 +48,15 @@ func newRouter(d Deps, m *metrics) chi.Router {
 		r.With(requireAdmin(log)).Get("/v1/clusters", handleClusterList(d.Clusters, log))
 		r.With(requireAdmin(log)).Get("/v1/clusters/{id}", handleClusterGet(d.Clusters, log))
 	})
+
+	// Pages (package web): the cost model and its JSON, the fleet console with its own
+	// cookie login (the admin key typed into a form, never in a URL), and their assets.
+	ui := web.New(web.Deps{Prices: d.Prices, Orgs: d.Orgs, Clusters: d.Clusters, AdminKey: d.AdminKey, Log: log})
+	r.Get("/v1/cost-model", ui.CostModel)
+	r.Get("/cost", ui.CostPage)
+	r.Get("/fleet", ui.FleetPage)
+	r.Post("/fleet/login", ui.Login)
+	r.Post("/fleet/logout", ui.Logout)
+	r.Get("/static/{file}", ui.Static)
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/controlplane"
+	"github.com/cellplane/cellplane/controlplane/costmodel"
 	"github.com/cellplane/cellplane/controlplane/router"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -37,6 +38,9 @@ type Deps struct {
 	Tracing bool
 	// RouteMaxAge is how long clients may cache a route (default 5s).
 	RouteMaxAge time.Duration
+	// Prices is the cost model's price table for /v1/cost-model and /cost (the built-in
+	// one when nil).
+	Prices *costmodel.Table
 }
 
 // NewServer returns the control plane's HTTP handler.
