@@ -15,6 +15,7 @@ import (
 
 	"github.com/cellplane/cellplane/controlplane"
 	"github.com/cellplane/cellplane/controlplane/api"
+	"github.com/cellplane/cellplane/controlplane/costmodel"
 	"github.com/cellplane/cellplane/controlplane/postgres"
 	"github.com/cellplane/cellplane/controlplane/router"
 	"github.com/cellplane/cellplane/controlplane/secrets"
@@ -39,6 +40,8 @@ type Config struct {
 	Tracing         bool
 	ShutdownTimeout time.Duration
 	Log             *slog.Logger
+	// Prices is the cost model's price table (CELLPLANE_PRICES; the built-in one when nil).
+	Prices *costmodel.Table
 }
 
 // MinAdminKeyLen is the shortest admin key accepted: it guards every admin route.
@@ -156,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Log:      cfg.Log,
 		Registry: a.Registry,
 		Tracing:  cfg.Tracing,
+		Prices:   cfg.Prices,
 	})
 	return a, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cellplane/cellplane/controlplane/app"
+	"github.com/cellplane/cellplane/controlplane/costmodel"
 )
 
 func init() {
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations at start (run 'cellplane migrate' instead)")
 	logFormat := fs.String("log-format", envOr(e, "CELLPLANE_LOG_FORMAT", "json"), "log format: json or text [CELLPLANE_LOG_FORMAT]")
 	logLevel := fs.String("log-level", envOr(e, "CELLPLANE_LOG_LEVEL", "info"), "log level: debug, info, warn or error [CELLPLANE_LOG_LEVEL]")
+	prices := fs.String("prices", envOr(e, "CELLPLANE_PRICES", ""), "cost model price table replacing the built-in one [CELLPLANE_PRICES]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +41,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	table, err := costmodel.Load(*prices)
+	if err != nil {
+		return exitError{code: 2, err: err}
+	}
 	cfg := app.Config{
 		DatabaseURL: *dbURL,
 		Listen:      *listen,
@@ -47,6 +53,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		NoMigrate:   *noMigrate,
 		Tracing:     e.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || e.getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "",
 		Log:         log,
+		Prices:      table,
 	}
 	if err := cfg.Validate(); err != nil {
 		return exitError{code: 2, err: err}
