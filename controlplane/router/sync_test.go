@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,8 +86,9 @@ func TestSyncerFollowsNotifications(t *testing.T) {
 	}
 	create("before")
 	table := router.NewTable()
+	var connects atomic.Int32
 	s := &router.Syncer{Table: table, Routes: postgres.NewRouteService(db),
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, url) },
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { connects.Add(1); return pgx.Connect(ctx, url) },
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	go s.Run(ctx)
 	wait := func(what string, cond func() bool) {
@@ -117,7 +119,7 @@ func TestSyncerFollowsNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("status follows", func() bool { e, _ := table.Lookup("one"); return e.Route.Status == controlplane.OrgDeleting })
-	if err := s.Check(); err != nil {
-		t.Fatalf("the listener dropped during normal operation: %v", err)
+	if err := s.Check(); err != nil || connects.Load() != 1 {
+		t.Fatalf("the listener dropped during normal operation: %v (%d connects)", err, connects.Load())
 	}
 }
