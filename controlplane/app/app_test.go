@@ -284,4 +284,3 @@ func TestRunShutsDownGracefully(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
