@@ -2,6 +2,7 @@ package localcell
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -125,7 +126,7 @@ func startKube(ctx context.Context, dir string, tools Tools, apiPort int, logf f
 		"--kubeconfig", kcmConf, "--authentication-kubeconfig", kcmConf, "--authorization-kubeconfig", kcmConf,
 		"--bind-address", "127.0.0.1", "--secure-port", "0", "--leader-elect=false",
 		"--service-account-private-key-file", pk.SAKey, "--root-ca-file", pk.CACert,
-		"--use-service-account-credentials=true", "--controllers", "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+		"--use-service-account-credentials=true", "--controllers", "*",
 		"--concurrent-deployment-syncs", "10", "--concurrent-replicaset-syncs", "10", "--v", "0",
 	}, nil)
 	if err != nil {
@@ -142,8 +143,12 @@ func startKube(ctx context.Context, dir string, tools Tools, apiPort int, logf f
 	}
 	kp.procs = append(kp.procs, sched)
 	kwokPort, _ := FreePort()
+	stages, err := joinStages(tools.kwokStages, filepath.Join(dir, "kwok-stages.yaml"))
+	if err != nil {
+		return fail(err)
+	}
 	kwok, err := startProcess("kwok", dir, tools.bin("kwok"), []string{
-		"--kubeconfig", kwokConf, "--config", tools.kwokStages,
+		"--kubeconfig", kwokConf, "--config", stages,
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
 		"--disregard-status-with-annotation-selector", "kwok.x-k8s.io/status=custom",
 		"--cidr", "10.244.0.0/16", "--node-ip", "127.0.0.1",
@@ -160,7 +165,7 @@ func startKube(ctx context.Context, dir string, tools Tools, apiPort int, logf f
 	err = waitFor(ctx, "nodes Ready", 60*time.Second, kwok, func(ctx context.Context) error {
 		for _, p := range []*Process{kcm, sched} {
 			if !p.Running() {
-				return fmt.Errorf("%s", p.exitReason())
+				return fatal{errors.New(p.exitReason())}
 			}
 		}
 		return kp.nodesReady(ctx)
@@ -303,4 +308,24 @@ contexts:
 current-context: cellplane-local
 `, server, caFile, user, token, user)
 	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+// joinStages writes kwok's stage files (node initialise and heartbeat, pod ready, complete
+// and delete) as one multi-document config.
+func joinStages(stagesDir, out string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(stagesDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return "", fmt.Errorf("no kwok stages in %s; rebuild with: deploy/local/tools.sh kwok", stagesDir)
+	}
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+		b.WriteString("\n")
+	}
+	return out, os.WriteFile(out, []byte(b.String()), 0o644)
 }

@@ -52,7 +52,13 @@ func startProcess(name, dir, bin string, args []string, cred *syscall.Credential
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
 	p.cmd = cmd
-	if err := os.WriteFile(p.PIDFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"+bin+"\n"), 0o644); err != nil {
+	// Record the resolved binary: /proc/<pid>/exe names the target of any symlink (Debian's
+	// redis-server is one), and that is what a later liveness check compares against.
+	exe := bin
+	if r, err := filepath.EvalSymlinks(bin); err == nil {
+		exe = r
+	}
+	if err := os.WriteFile(p.PIDFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"+exe+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, err
 	}
@@ -183,6 +189,10 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, p *Process
 		if last = check(ctx); last == nil {
 			return nil
 		}
+		var f fatal
+		if errors.As(last, &f) {
+			return f.error
+		}
 		select {
 		case <-ctx.Done():
 			if p != nil {
@@ -212,3 +222,6 @@ func serviceUser() (*syscall.Credential, int, int, error) {
 	}
 	return nil, 0, 0, errors.New("running as root, and neither a 'postgres' nor a 'nobody' user exists to run Postgres as")
 }
+
+// fatal marks a readiness check failure that waiting will not fix (a part has exited).
+type fatal struct{ error }
