@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -45,6 +46,7 @@ func FindTools() (Tools, error) {
 		t.bins[name] = p
 	}
 	if len(missing) > 0 {
+		sort.Strings(missing)
 		return t, fmt.Errorf("missing tools: %s; build them with: %s", strings.Join(missing, ", "), buildCommand(missing))
 	}
 	stages := filepath.Join(filepath.Dir(filepath.Dir(t.bins["kwok"])), "stages")
