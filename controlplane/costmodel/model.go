@@ -248,8 +248,8 @@ func (t *Table) Estimate(in Inputs) (*Estimate, error) {
 	sessionHours := r.SessionsPerMonth * r.SessionHours
 	e.SessionHoursPerMonth = sessionHours
 	e.AverageConcurrency = sessionHours / hours.Value
-	sessions := Figure{Value: r.SessionsPerMonth, Unit: "sessions/month", Source: "input", Path: "inputs.sessions"}
-	length := Figure{Value: r.SessionHours, Unit: "hours/session", Source: "input", Path: "inputs.session_hours"}
+	sessions := Figure{Value: r.SessionsPerMonth, Unit: "sessions/month", Source: "given with the question", Path: "inputs.sessions"}
+	length := Figure{Value: r.SessionHours, Unit: "hours/session", Source: "given with the question", Path: "inputs.session_hours"}
 	if in.Sessions == nil {
 		sessions = sz.SessionsPerMonth
 	}

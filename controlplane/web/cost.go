@@ -32,7 +32,9 @@ func (p *Pages) CostModel(w http.ResponseWriter, r *http.Request) {
 	}
 	in, bad := costInputs(q, "margin", 1)
 	fe = append(fe, bad...)
-	if len(fe) == 0 {
+	if len(fe) > 0 {
+		fe = append(fe, p.modelErrors(in, fe)...)
+	} else {
 		est, err := p.d.Prices.Estimate(in)
 		if err == nil {
 			w.Header().Set("Cache-Control", "no-cache")
@@ -51,6 +53,23 @@ func (p *Pages) CostModel(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortStableFunc(fe, func(a, b controlplane.FieldError) int { return strings.Compare(a.Field, b.Field) })
 	writeProblem(w, r, http.StatusUnprocessableEntity, controlplane.EINVALID, "the query has invalid parameters", fe)
+}
+
+// modelErrors are the model's complaints about the fields that did parse, so that one
+// answer names every bad field.
+func (p *Pages) modelErrors(in costmodel.Inputs, already []controlplane.FieldError) []controlplane.FieldError {
+	_, err := p.d.Prices.Resolve(in)
+	var ie *costmodel.InputError
+	if !errors.As(err, &ie) {
+		return nil
+	}
+	var out []controlplane.FieldError
+	for _, f := range ie.Fields {
+		if !slices.ContainsFunc(already, func(a controlplane.FieldError) bool { return a.Field == f.Field }) {
+			out = append(out, controlplane.FieldError{Field: f.Field, Message: f.Message})
+		}
+	}
+	return out
 }
 
 // costInputs reads the model's inputs from a query. marginKey and marginScale let the
@@ -151,7 +170,9 @@ func (p *Pages) CostPage(w http.ResponseWriter, r *http.Request) {
 	in, fe := costInputs(vq, "margin_pct", 100)
 	view := costView{Title: "Cost model", Nav: "cost", Form: form, Errors: map[string]string{}}
 	status := http.StatusOK
-	if len(fe) == 0 {
+	if len(fe) > 0 {
+		fe = append(fe, p.modelErrors(in, fe)...)
+	} else {
 		est, err := t.Estimate(in)
 		var ie *costmodel.InputError
 		switch {
