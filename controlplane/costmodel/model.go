@@ -279,8 +279,9 @@ func (t *Table) Estimate(in Inputs) (*Estimate, error) {
 	}
 	e.BreakEven = breakEven(b, v, r.Margin)
 	e.Curve = curve(b, v, r.Tenants, e.BreakEven.Tenants, in.CurveTo)
-	e.Assumptions = []Figure{hours, a.SessionHours, a.EgressGBPerSessionHour, a.NATGBPerSessionHour, a.SystemNodes,
-		a.ObservabilityNodes, a.ObservabilityDiskGB, sz.SessionsPerMonth, sz.SessionsPerMediaNode, sz.SessionsPerWorkerNode}
+	// The figures the numbers used: an input given with the question replaces the table's.
+	e.Assumptions = []Figure{hours, length, a.EgressGBPerSessionHour, a.NATGBPerSessionHour, a.SystemNodes,
+		a.ObservabilityNodes, a.ObservabilityDiskGB, sessions, sz.SessionsPerMediaNode, sz.SessionsPerWorkerNode}
 	if r.Region != cp.BaseRegion {
 		e.Assumptions = append(e.Assumptions, mult)
 	}

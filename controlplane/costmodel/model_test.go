@@ -292,6 +292,20 @@ func TestDefaultsFromTheTable(t *testing.T) {
 		t.Errorf("defaults not taken from the table: %+v", r)
 	}
 	near(t, "average concurrency", e.AverageConcurrency, 6000.0/730)
+	for _, f := range e.Assumptions {
+		if f.Path == "assumptions.sizings.large.sessions_per_month" && f.Value != 6000 {
+			t.Errorf("sessions figure %+v", f)
+		}
+	}
+	e, err = Default().Estimate(Inputs{Cloud: "gcp", Sizing: "large", Tenants: 3, Sessions: ptr(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range e.Assumptions {
+		if strings.Contains(f.Path, "sessions_per_month") {
+			t.Errorf("the table's sessions figure is listed though the question gave its own: %+v", f)
+		}
+	}
 	if e.PriceTable != BuiltinName {
 		t.Errorf("price table %q", e.PriceTable)
 	}
