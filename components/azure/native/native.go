@@ -12,10 +12,12 @@
 // as Pulumi inputs and nested objects as plain structs of inputs. Only the properties cellplane
 // sets are declared; outputs are the ones it reads.
 //
-// Property names and tokens follow azure-native v2.90.0 (default API versions: containerservice
-// 2023-04-01, network 2023-02-01 (DNS 2018-05-01), cache 2023-04-01, keyvault 2023-02-01,
-// resources 2022-09-01, managedidentity 2023-01-31, authorization 2022-04-01). Swapping in the
-// generated packages later changes no URN: the tokens and names are the same.
+// Property names and tokens follow azure-native v2.90.0 and its default API versions (network
+// 2023-02-01, DNS 2018-05-01, cache 2023-04-01, keyvault 2023-02-01, resources 2022-09-01,
+// managedidentity 2023-01-31, authorization 2022-04-01), except AKS: containerservice is
+// pinned to API 2024-09-01 (the provider's versioned token), the first GA version whose
+// agent pools carry allowedHostPorts, which is how AKS opens ports on node public IPs.
+// Swapping in the generated packages later changes no URN: the tokens and names are the same.
 package native
 
 import (
@@ -37,13 +39,13 @@ const (
 	TypeRoleAssignment       = "azure-native:authorization:RoleAssignment"
 	TypeVault                = "azure-native:keyvault:Vault"
 	TypeKey                  = "azure-native:keyvault:Key"
-	TypeManagedCluster       = "azure-native:containerservice:ManagedCluster"
-	TypeAgentPool            = "azure-native:containerservice:AgentPool"
+	TypeManagedCluster       = "azure-native:containerservice/v20240901:ManagedCluster"
+	TypeAgentPool            = "azure-native:containerservice/v20240901:AgentPool"
 	TypeRedis                = "azure-native:cache:Redis"
 
 	FnGetClientConfig                   = "azure-native:authorization:getClientConfig"
 	FnListRedisKeys                     = "azure-native:cache:listRedisKeys"
-	FnListManagedClusterUserCredentials = "azure-native:containerservice:listManagedClusterUserCredentials"
+	FnListManagedClusterUserCredentials = "azure-native:containerservice/v20240901:listManagedClusterUserCredentials"
 )
 
 // register is what every generated New<Resource> does: default options (the plugin version

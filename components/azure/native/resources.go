@@ -287,23 +287,37 @@ type ManagedCluster struct {
 
 // AgentPoolProfile is an inline agent pool (ARM requires the system pool inline).
 type AgentPoolProfile struct {
-	Name                pulumi.StringInput      `pulumi:"name"`
-	Mode                pulumi.StringInput      `pulumi:"mode"` // System | User
-	Type                pulumi.StringInput      `pulumi:"type"` // VirtualMachineScaleSets
-	OsType              pulumi.StringInput      `pulumi:"osType"`
-	VmSize              pulumi.StringInput      `pulumi:"vmSize"`
-	OsDiskSizeGB        pulumi.IntInput         `pulumi:"osDiskSizeGB"`
-	Count               pulumi.IntInput         `pulumi:"count"`
-	EnableAutoScaling   pulumi.BoolInput        `pulumi:"enableAutoScaling"`
-	MinCount            pulumi.IntInput         `pulumi:"minCount"`
-	MaxCount            pulumi.IntInput         `pulumi:"maxCount"`
-	AvailabilityZones   pulumi.StringArrayInput `pulumi:"availabilityZones"`
-	VnetSubnetID        pulumi.StringInput      `pulumi:"vnetSubnetID"`
-	EnableNodePublicIP  pulumi.BoolInput        `pulumi:"enableNodePublicIP"`
-	NodeLabels          pulumi.StringMapInput   `pulumi:"nodeLabels"`
-	NodeTaints          pulumi.StringArrayInput `pulumi:"nodeTaints"` // key=value:Effect
-	OrchestratorVersion pulumi.StringInput      `pulumi:"orchestratorVersion"`
-	Tags                Tags                    `pulumi:"tags"`
+	Name                pulumi.StringInput       `pulumi:"name"`
+	Mode                pulumi.StringInput       `pulumi:"mode"` // System | User
+	Type                pulumi.StringInput       `pulumi:"type"` // VirtualMachineScaleSets
+	OsType              pulumi.StringInput       `pulumi:"osType"`
+	VmSize              pulumi.StringInput       `pulumi:"vmSize"`
+	OsDiskSizeGB        pulumi.IntInput          `pulumi:"osDiskSizeGB"`
+	Count               pulumi.IntInput          `pulumi:"count"`
+	EnableAutoScaling   pulumi.BoolInput         `pulumi:"enableAutoScaling"`
+	MinCount            pulumi.IntInput          `pulumi:"minCount"`
+	MaxCount            pulumi.IntInput          `pulumi:"maxCount"`
+	AvailabilityZones   pulumi.StringArrayInput  `pulumi:"availabilityZones"`
+	VnetSubnetID        pulumi.StringInput       `pulumi:"vnetSubnetID"`
+	EnableNodePublicIP  pulumi.BoolInput         `pulumi:"enableNodePublicIP"`
+	NodeLabels          pulumi.StringMapInput    `pulumi:"nodeLabels"`
+	NodeTaints          pulumi.StringArrayInput  `pulumi:"nodeTaints"` // key=value:Effect
+	OrchestratorVersion pulumi.StringInput       `pulumi:"orchestratorVersion"`
+	Tags                Tags                     `pulumi:"tags"`
+	NetworkProfile      *AgentPoolNetworkProfile `pulumi:"networkProfile"`
+}
+
+// AgentPoolNetworkProfile opens host ports on nodes with public IPs (AKS updates its own
+// node security group accordingly).
+type AgentPoolNetworkProfile struct {
+	AllowedHostPorts []PortRange `pulumi:"allowedHostPorts"`
+}
+
+// PortRange is one allowed host port range.
+type PortRange struct {
+	PortStart pulumi.IntInput    `pulumi:"portStart"`
+	PortEnd   pulumi.IntInput    `pulumi:"portEnd"`
+	Protocol  pulumi.StringInput `pulumi:"protocol"` // TCP | UDP
 }
 
 type ManagedClusterIdentity struct {
@@ -352,7 +366,8 @@ type ManagedClusterSKU struct {
 }
 
 type AutoUpgradeProfile struct {
-	UpgradeChannel pulumi.StringInput `pulumi:"upgradeChannel"` // none | patch | stable | rapid | node-image
+	UpgradeChannel       pulumi.StringInput `pulumi:"upgradeChannel"`       // none | patch | stable | rapid | node-image
+	NodeOSUpgradeChannel pulumi.StringInput `pulumi:"nodeOSUpgradeChannel"` // None | Unmanaged | SecurityPatch | NodeImage
 }
 
 type ManagedClusterArgs struct {
@@ -387,25 +402,26 @@ type AgentPool struct {
 }
 
 type AgentPoolArgs struct {
-	AgentPoolName       pulumi.StringInput      `pulumi:"agentPoolName"`
-	ResourceName        pulumi.StringInput      `pulumi:"resourceName"` // the managed cluster
-	ResourceGroupName   pulumi.StringInput      `pulumi:"resourceGroupName"`
-	Mode                pulumi.StringInput      `pulumi:"mode"`
-	Type                pulumi.StringInput      `pulumi:"type"`
-	OsType              pulumi.StringInput      `pulumi:"osType"`
-	VmSize              pulumi.StringInput      `pulumi:"vmSize"`
-	OsDiskSizeGB        pulumi.IntInput         `pulumi:"osDiskSizeGB"`
-	Count               pulumi.IntInput         `pulumi:"count"`
-	EnableAutoScaling   pulumi.BoolInput        `pulumi:"enableAutoScaling"`
-	MinCount            pulumi.IntInput         `pulumi:"minCount"`
-	MaxCount            pulumi.IntInput         `pulumi:"maxCount"`
-	AvailabilityZones   pulumi.StringArrayInput `pulumi:"availabilityZones"`
-	VnetSubnetID        pulumi.StringInput      `pulumi:"vnetSubnetID"`
-	EnableNodePublicIP  pulumi.BoolInput        `pulumi:"enableNodePublicIP"`
-	NodeLabels          pulumi.StringMapInput   `pulumi:"nodeLabels"`
-	NodeTaints          pulumi.StringArrayInput `pulumi:"nodeTaints"`
-	OrchestratorVersion pulumi.StringInput      `pulumi:"orchestratorVersion"`
-	Tags                Tags                    `pulumi:"tags"`
+	AgentPoolName       pulumi.StringInput       `pulumi:"agentPoolName"`
+	ResourceName        pulumi.StringInput       `pulumi:"resourceName"` // the managed cluster
+	ResourceGroupName   pulumi.StringInput       `pulumi:"resourceGroupName"`
+	Mode                pulumi.StringInput       `pulumi:"mode"`
+	Type                pulumi.StringInput       `pulumi:"type"`
+	OsType              pulumi.StringInput       `pulumi:"osType"`
+	VmSize              pulumi.StringInput       `pulumi:"vmSize"`
+	OsDiskSizeGB        pulumi.IntInput          `pulumi:"osDiskSizeGB"`
+	Count               pulumi.IntInput          `pulumi:"count"`
+	EnableAutoScaling   pulumi.BoolInput         `pulumi:"enableAutoScaling"`
+	MinCount            pulumi.IntInput          `pulumi:"minCount"`
+	MaxCount            pulumi.IntInput          `pulumi:"maxCount"`
+	AvailabilityZones   pulumi.StringArrayInput  `pulumi:"availabilityZones"`
+	VnetSubnetID        pulumi.StringInput       `pulumi:"vnetSubnetID"`
+	EnableNodePublicIP  pulumi.BoolInput         `pulumi:"enableNodePublicIP"`
+	NodeLabels          pulumi.StringMapInput    `pulumi:"nodeLabels"`
+	NodeTaints          pulumi.StringArrayInput  `pulumi:"nodeTaints"`
+	OrchestratorVersion pulumi.StringInput       `pulumi:"orchestratorVersion"`
+	NetworkProfile      *AgentPoolNetworkProfile `pulumi:"networkProfile"`
+	Tags                Tags                     `pulumi:"tags"`
 }
 
 func (AgentPoolArgs) ElementType() reflect.Type { return argsType(AgentPoolArgs{}) }
