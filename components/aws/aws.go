@@ -40,8 +40,8 @@ var instanceTypes = map[spec.Sizing][3]string{
 	spec.Large:  {"m6i.xlarge", "c6in.4xlarge", "m6i.4xlarge"},
 }
 
-// Pools is the AWS sizing table of the node pools.
-var Pools = cloud.PoolTable(instanceTypes, [3]int{50, 50, 100})
+// Sizes is the AWS sizing table of the node pools.
+var Sizes = cloud.PoolTable(instanceTypes, [3]int{50, 50, 100})
 
 // RedisNodeTypes is the ElastiCache node type per sizing.
 var RedisNodeTypes = map[spec.Sizing]string{
@@ -88,9 +88,9 @@ func NewCluster(ctx *pulumi.Context, name string, args cluster.Args, opts ...pul
 }
 
 // New declares the cluster. Args are validated (region, pools, ports) before anything is
-// registered; missing pools come from Pools by sizing.
+// registered; missing pools come from Sizes by sizing.
 func New(ctx *pulumi.Context, name string, args cluster.Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	args, err := cloud.Prepare(spec.AWS, args, Pools)
+	args, err := cloud.Prepare(spec.AWS, args, Sizes)
 	if err != nil {
 		return nil, err
 	}

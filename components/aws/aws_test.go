@@ -260,8 +260,8 @@ func TestWorkersBoundsFollowSizing(t *testing.T) {
 			if min, max := mocktest.Num(ng.Inputs, "scalingConfig", "minSize"), mocktest.Num(ng.Inputs, "scalingConfig", "maxSize"); min != want[0] || max != want[1] {
 				t.Errorf("workers %d..%d, want %d..%d", min, max, want[0], want[1])
 			}
-			if got := mocktest.Strs(ng.Inputs, "instanceTypes"); !slices.Equal(got, []string{Pools[z].Workers.InstanceType}) {
-				t.Errorf("workers instance types %v, want %s", got, Pools[z].Workers.InstanceType)
+			if got := mocktest.Strs(ng.Inputs, "instanceTypes"); !slices.Equal(got, []string{Sizes[z].Workers.InstanceType}) {
+				t.Errorf("workers instance types %v, want %s", got, Sizes[z].Workers.InstanceType)
 			}
 			if !slices.Contains(ng.IgnoreChanges, "scalingConfig.desiredSize") {
 				t.Error("desired size is not left to the autoscaler")

@@ -33,8 +33,8 @@ var vmSizes = map[spec.Sizing][3]string{
 	spec.Large:  {"Standard_D4s_v5", "Standard_F16s_v2", "Standard_D16s_v5"},
 }
 
-// Pools is the Azure sizing table of the node pools.
-var Pools = cloud.PoolTable(vmSizes, [3]int{64, 64, 128})
+// Sizes is the Azure sizing table of the node pools.
+var Sizes = cloud.PoolTable(vmSizes, [3]int{64, 64, 128})
 
 // RedisCapacity is the Premium (P) Redis size per sizing: P1, P2, P3.
 var RedisCapacity = map[spec.Sizing]int{spec.Small: 1, spec.Medium: 2, spec.Large: 3}
@@ -84,9 +84,9 @@ func NewCluster(ctx *pulumi.Context, name string, args cluster.Args, opts ...pul
 }
 
 // New declares the cluster. Args are validated (region, pools, ports) before anything is
-// registered; missing pools come from Pools by sizing.
+// registered; missing pools come from Sizes by sizing.
 func New(ctx *pulumi.Context, name string, args cluster.Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	args, err := cloud.Prepare(spec.Azure, args, Pools)
+	args, err := cloud.Prepare(spec.Azure, args, Sizes)
 	if err != nil {
 		return nil, err
 	}

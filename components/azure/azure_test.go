@@ -228,7 +228,7 @@ func TestWorkersBoundsFollowSizing(t *testing.T) {
 			if min, max := mocktest.Num(p, "minCount"), mocktest.Num(p, "maxCount"); min != want[0] || max != want[1] {
 				t.Errorf("workers %d..%d, want %d..%d", min, max, want[0], want[1])
 			}
-			if got := mocktest.Str(p, "vmSize"); got != Pools[z].Workers.InstanceType {
+			if got := mocktest.Str(p, "vmSize"); got != Sizes[z].Workers.InstanceType {
 				t.Errorf("vm size %q", got)
 			}
 			if got := mocktest.Num(r.m.One(t, native.TypeRedis, "-redis").Inputs, "sku", "capacity"); got != RedisCapacity[z] {

@@ -37,8 +37,8 @@ var machineTypes = map[spec.Sizing][3]string{
 	spec.Large:  {"n2-standard-4", "c2-standard-16", "n2-standard-16"},
 }
 
-// Pools is the GCP sizing table of the node pools.
-var Pools = cloud.PoolTable(machineTypes, [3]int{50, 50, 100})
+// Sizes is the GCP sizing table of the node pools.
+var Sizes = cloud.PoolTable(machineTypes, [3]int{50, 50, 100})
 
 // RedisMemoryGB is the Memorystore size per sizing.
 var RedisMemoryGB = map[spec.Sizing]int{spec.Small: 5, spec.Medium: 10, spec.Large: 25}
@@ -79,9 +79,9 @@ func NewCluster(ctx *pulumi.Context, name string, args cluster.Args, opts ...pul
 }
 
 // New declares the cluster. Args are validated (region, pools, ports) before anything is
-// registered; missing pools come from Pools by sizing.
+// registered; missing pools come from Sizes by sizing.
 func New(ctx *pulumi.Context, name string, args cluster.Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	args, err := cloud.Prepare(spec.GCP, args, Pools)
+	args, err := cloud.Prepare(spec.GCP, args, Sizes)
 	if err != nil {
 		return nil, err
 	}

@@ -193,7 +193,7 @@ func TestWorkersBoundsFollowSizing(t *testing.T) {
 			if min != want[0] || max != want[1] {
 				t.Errorf("workers %d..%d, want %d..%d", min, max, want[0], want[1])
 			}
-			if got := mocktest.Str(np.Inputs, "nodeConfig", "machineType"); got != Pools[z].Workers.InstanceType {
+			if got := mocktest.Str(np.Inputs, "nodeConfig", "machineType"); got != Sizes[z].Workers.InstanceType {
 				t.Errorf("machine type %q", got)
 			}
 			if got := mocktest.Num(r.m.One(t, tRedis, "-redis").Inputs, "memorySizeGb"); got != RedisMemoryGB[z] {
