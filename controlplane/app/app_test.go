@@ -269,12 +269,14 @@ func TestRunShutsDownGracefully(t *testing.T) {
 		}
 		return err == nil && res.StatusCode == 200
 	})
+	stopped := time.Now()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Run after cancel: %v", err)
 		}
+		t.Logf("Run returned %s after cancel", time.Since(stopped))
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
