@@ -15,6 +15,7 @@ import (
 
 	"github.com/cellplane/cellplane/components/cluster"
 	"github.com/cellplane/cellplane/controlplane/localcell"
+	"github.com/cellplane/cellplane/infra/spec"
 )
 
 // Args locate the cell to adopt.
@@ -100,3 +101,18 @@ func Builder(dir string) cluster.Builder {
 		return &c.Outputs, nil
 	}
 }
+
+// Sizes is the local cell's shape (kwok nodes: one system, two media, three workers) for
+// every sizing: the cell is what it is, whatever a stack asks for.
+var Sizes = func() cluster.SizingTable {
+	row := cluster.Shapes{
+		System:  cluster.PoolShape{InstanceType: "kwok", Min: 1, Max: 1},
+		Media:   cluster.PoolShape{InstanceType: "kwok", Min: 2, Max: 2},
+		Workers: cluster.PoolShape{InstanceType: "kwok", Min: 3, Max: 3},
+	}
+	t := cluster.SizingTable{}
+	for _, s := range spec.Sizings {
+		t[s] = row
+	}
+	return t
+}()
