@@ -301,6 +301,7 @@ func ParseSpec(stack string, get Getter, getenv func(string) string) (*Spec, err
 		s.LocalCellDir = ".local"
 	}
 
+	errs = append(errs, validateCloud(s)...) // cloudconfig.go
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 		return nil, errs
