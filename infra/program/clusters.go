@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cellplane/cellplane/components/aws"
+	"github.com/cellplane/cellplane/components/azure"
 	"github.com/cellplane/cellplane/components/cluster"
+	"github.com/cellplane/cellplane/components/gcp"
 	"github.com/cellplane/cellplane/components/local"
 	"github.com/cellplane/cellplane/infra/spec"
 )
@@ -20,9 +23,12 @@ type impl struct {
 // A cloud component plugs in here with one case.
 func implFor(s *Spec) *impl {
 	switch s.Cloud {
-	// case spec.AWS:   return &impl{aws.NewCluster, aws.Sizes}
-	// case spec.GCP:   return &impl{gcp.NewCluster, gcp.Sizes}
-	// case spec.Azure: return &impl{azure.NewCluster, azure.Sizes}
+	case spec.AWS:
+		return &impl{aws.NewCluster, aws.Sizes}
+	case spec.GCP:
+		return &impl{gcp.NewCluster, gcp.Sizes}
+	case spec.Azure:
+		return &impl{azure.NewCluster, azure.Sizes}
 	case spec.Local:
 		return &impl{local.Builder(s.LocalCellDir), local.Sizes}
 	}
