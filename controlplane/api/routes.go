@@ -30,6 +30,8 @@ func newRouter(d Deps, m *metrics) chi.Router {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	r.Get("/openapi.yaml", handleOpenAPI())
 	r.Get("/v1/route/{slug}", handleRoute(d.Routes, d.RouteMaxAge))
+	// LiveKit's webhooks authenticate by their signature, not by an API key.
+	r.Post("/v1/livekit/webhook", handleWebhook(d.Webhooks, log))
 
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(d.Keys, d.AdminKey, log))
@@ -47,6 +49,14 @@ func newRouter(d Deps, m *metrics) chi.Router {
 		r.With(requireAdmin(log)).Post("/v1/clusters", handleClusterCreate(d.Clusters, log))
 		r.With(requireAdmin(log)).Get("/v1/clusters", handleClusterList(d.Clusters, log))
 		r.With(requireAdmin(log)).Get("/v1/clusters/{id}", handleClusterGet(d.Clusters, log))
+
+		r.With(requireOrg(log, false)).Post("/v1/orgs/{slug}/sessions", handleSessionCreate(d.Sessions, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/sessions", handleSessionList(d.Sessions, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/sessions/{id}", handleSessionGet(d.Sessions, log))
+		r.With(requireOrg(log, false)).Post("/v1/orgs/{slug}/sessions/{id}/tokens", handleTokenCreate(d.Sessions, log))
+		r.With(requireOrg(log, false)).Post("/v1/orgs/{slug}/sessions/{id}/end", handleSessionEnd(d.Sessions, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/usage", handleOrgUsage(d.Usage, log))
+		r.With(requireAdmin(log)).Get("/v1/usage", handleUsage(d.Usage, log))
 	})
 
 	// Pages (package web): the cost model and its JSON, the fleet console with its own

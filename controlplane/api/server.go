@@ -41,6 +41,11 @@ type Deps struct {
 	// Prices is the cost model's price table for /v1/cost-model and /cost (the built-in
 	// one when nil).
 	Prices *costmodel.Table
+	// Sessions, Usage and Webhooks serve sessions on LiveKit, the metered usage and
+	// LiveKit's webhooks (controlplane/livekit, controlplane/postgres).
+	Sessions controlplane.SessionService
+	Usage    controlplane.UsageService
+	Webhooks controlplane.WebhookService
 }
 
 // NewServer returns the control plane's HTTP handler.
@@ -55,6 +60,9 @@ func NewServer(d Deps) http.Handler {
 		d.RouteMaxAge = 5 * time.Second
 	}
 	m := newMetrics(d.Registry, d.Routes)
+	if d.Usage != nil {
+		d.Registry.MustRegister(newSessionCollector(d.Usage, d.Log))
+	}
 	r := newRouter(d, m)
 	var h http.Handler = r
 	if d.Tracing {

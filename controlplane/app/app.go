@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/controlplane"
 	"github.com/cellplane/cellplane/controlplane/api"
 	"github.com/cellplane/cellplane/controlplane/costmodel"
+	"github.com/cellplane/cellplane/controlplane/livekit"
 	"github.com/cellplane/cellplane/controlplane/postgres"
 	"github.com/cellplane/cellplane/controlplane/router"
 	"github.com/cellplane/cellplane/controlplane/secrets"
@@ -87,6 +88,10 @@ type App struct {
 	Syncer   *router.Syncer
 	Registry *prometheus.Registry
 	Handler  http.Handler
+	// Sessions runs sessions on the orgs' LiveKit and receives its webhooks; Usage reads
+	// the meter.
+	Sessions *livekit.Service
+	Usage    *postgres.UsageService
 
 	stopTracing func(context.Context) error
 }
@@ -143,6 +148,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.Usage = postgres.NewUsageService(a.DB)
+	a.Sessions = livekit.New(livekit.Config{Store: postgres.NewSessionStore(a.DB), Clusters: a.Clusters,
+		Routes: a.Table, RouteService: a.Routes, Log: cfg.Log})
 
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
@@ -160,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Registry: a.Registry,
 		Tracing:  cfg.Tracing,
 		Prices:   cfg.Prices,
+		Sessions: a.Sessions,
+		Usage:    a.Usage,
+		Webhooks: a.Sessions,
 	})
 	return a, nil
 }
@@ -171,6 +182,10 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); a.Syncer.Run(syncCtx) }()
 	defer func() { stopSync(); <-syncDone }()
+	// Sessions past their max duration are ended (their rooms closed, the meter stopped).
+	expiryDone := make(chan struct{})
+	go func() { defer close(expiryDone); a.Sessions.RunExpiry(syncCtx, 30*time.Second) }()
+	defer func() { stopSync(); <-expiryDone }()
 
 	srv := &http.Server{
 		Handler:           a.Handler,
