@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cellplane/cellplane/components/cluster"
@@ -28,54 +27,7 @@ const (
 	tRecord     = "aws:route53/record:Record"
 )
 
-// mocks answers like AWS would: computed ids, ARNs, endpoints; three zones per region.
-func mocks() *mocktest.Mocks {
-	m := mocktest.New()
-	m.State = func(r mocktest.Resource) resource.PropertyMap {
-		arn := "arn:aws:service:us-east-1:123456789012:" + r.Name
-		switch r.Type {
-		case tEKS:
-			vpc := mocktest.Path(r.Inputs, "vpcConfig").ObjectValue().Copy()
-			vpc["clusterSecurityGroupId"] = resource.NewStringProperty("sg-cluster")
-			return resource.PropertyMap{
-				"arn":                  resource.NewStringProperty(arn),
-				"endpoint":             resource.NewStringProperty("https://ABCDEF.gr7.eks.amazonaws.com"),
-				"certificateAuthority": resource.NewObjectProperty(mocktest.Props(map[string]any{"data": "Q0EK"})),
-				"identities": resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(mocktest.Props(map[string]any{
-					"oidcs": []any{map[string]any{"issuer": "https://oidc.eks.amazonaws.com/id/ABCDEF"}}}))}),
-				"vpcConfig": resource.NewObjectProperty(vpc),
-			}
-		case "aws:iam/role:Role", "aws:iam/policy:Policy", "aws:kms/key:Key", "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:acm/certificate:Certificate":
-			out := mocktest.Props(map[string]any{"arn": arn, "name": r.Name, "keyId": r.Name + "-key"})
-			if r.Type == "aws:acm/certificate:Certificate" {
-				out["domainValidationOptions"] = resource.NewArrayProperty([]resource.PropertyValue{resource.NewObjectProperty(mocktest.Props(map[string]any{
-					"domainName": mocktest.Str(r.Inputs, "domainName"), "resourceRecordName": "_x." + mocktest.Str(r.Inputs, "domainName"),
-					"resourceRecordType": "CNAME", "resourceRecordValue": "_y.acm-validations.aws"}))})
-			}
-			return out
-		case "aws:ec2/eip:Eip":
-			return mocktest.Props(map[string]any{"allocationId": "eipalloc-" + r.Name, "publicIp": "198.51.100.7"})
-		case tLT:
-			return mocktest.Props(map[string]any{"latestVersion": 1})
-		case tRedis:
-			return mocktest.Props(map[string]any{"primaryEndpointAddress": "master.cp-redis.cache.amazonaws.com"})
-		case tRecord:
-			return mocktest.Props(map[string]any{"fqdn": mocktest.Str(r.Inputs, "name")})
-		case "aws:elasticache/subnetGroup:SubnetGroup":
-			return mocktest.Props(map[string]any{"name": r.Name})
-		case "random:index/randomPassword:RandomPassword":
-			return resource.PropertyMap{"result": resource.MakeSecret(resource.NewStringProperty(strings.Repeat("p", 64)))}
-		}
-		return nil
-	}
-	m.Calls["aws:index/getAvailabilityZones:getAvailabilityZones"] = func(resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"names": []any{"zone-a", "zone-b", "zone-c", "zone-d"}, "zoneIds": []any{"z1", "z2", "z3", "z4"}, "id": "x"})
-	}
-	m.Calls["aws:route53/getZone:getZone"] = func(args resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"zoneId": "Z123", "name": mocktest.Str(args, "name"), "id": "Z123"})
-	}
-	return m
-}
+func mocks() *mocktest.Mocks { return mocktest.Clouds() }
 
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "mercy-health", Region: "us-east-1", Sizing: spec.Medium, PrivateEndpoint: true,

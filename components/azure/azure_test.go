@@ -1,7 +1,6 @@
 package azure
 
 import (
-	"encoding/base64"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,53 +17,7 @@ import (
 
 const tK8s = "pulumi:providers:kubernetes"
 
-const aksKubeconfig = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://cp-nhs-trust-1a2b.privatelink.uksouth.azmk8s.io:443\n  name: cellplane-nhs-trust\n"
-
-func mocks() *mocktest.Mocks {
-	m := mocktest.New()
-	m.State = func(r mocktest.Resource) resource.PropertyMap {
-		in := func(k string) string { return mocktest.Str(r.Inputs, k) }
-		switch r.Type {
-		case native.TypeResourceGroup:
-			return mocktest.Props(map[string]any{"name": in("resourceGroupName")})
-		case native.TypeVirtualNetwork:
-			return mocktest.Props(map[string]any{"name": in("virtualNetworkName")})
-		case native.TypeSubnet:
-			return mocktest.Props(map[string]any{"name": in("subnetName")})
-		case native.TypeNetworkSecurityGroup:
-			return mocktest.Props(map[string]any{"name": in("networkSecurityGroupName")})
-		case native.TypeUserAssignedIdentity:
-			return mocktest.Props(map[string]any{"name": in("resourceName"), "principalId": "principal-" + r.Name, "clientId": "client-" + r.Name})
-		case native.TypeVault:
-			return mocktest.Props(map[string]any{"name": in("vaultName")})
-		case native.TypeKey:
-			return mocktest.Props(map[string]any{"keyUri": "https://" + in("vaultName") + ".vault.azure.net/keys/" + in("keyName"),
-				"keyUriWithVersion": "https://" + in("vaultName") + ".vault.azure.net/keys/" + in("keyName") + "/0123abcd"})
-		case native.TypeManagedCluster:
-			return mocktest.Props(map[string]any{"name": in("resourceName"), "privateFQDN": "cp-nhs-trust-1a2b.privatelink.uksouth.azmk8s.io"})
-		case native.TypeAgentPool:
-			return mocktest.Props(map[string]any{"name": in("agentPoolName")})
-		case native.TypeRedis:
-			return mocktest.Props(map[string]any{"hostName": in("name") + ".redis.cache.windows.net", "sslPort": 6380})
-		case native.TypePublicIPAddress:
-			return mocktest.Props(map[string]any{"name": in("publicIpAddressName"), "ipAddress": "20.0.0.5"})
-		case "random:index/randomString:RandomString":
-			return mocktest.Props(map[string]any{"result": "k3x9q2"})
-		}
-		return nil
-	}
-	m.Calls[native.FnGetClientConfig] = func(resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"tenantId": "tenant-1", "subscriptionId": "sub-1", "clientId": "c", "objectId": "o"})
-	}
-	m.Calls[native.FnListRedisKeys] = func(resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"primaryKey": "redis-primary-key", "secondaryKey": "s"})
-	}
-	m.Calls[native.FnListManagedClusterUserCredentials] = func(resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"kubeconfigs": []any{map[string]any{"name": "clusterUser",
-			"value": base64.StdEncoding.EncodeToString([]byte(aksKubeconfig))}}})
-	}
-	return m
-}
+func mocks() *mocktest.Mocks { return mocktest.Clouds() }
 
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "nhs-trust", Region: "uksouth", Sizing: spec.Medium, PrivateEndpoint: true,
@@ -112,7 +65,7 @@ func TestAPIServerIsPrivate(t *testing.T) {
 	if got := mocktest.Strs(mc.Inputs, "apiServerAccessProfile", "authorizedIPRanges"); len(got) != 0 {
 		t.Errorf("authorized ranges %v on a private cluster", got)
 	}
-	if r.kubeconfig != aksKubeconfig {
+	if r.kubeconfig != mocktest.AzureKubeconfig {
 		t.Errorf("kubeconfig not decoded from AKS's credentials:\n%s", r.kubeconfig)
 	}
 	if !mocktest.IsSecret(r.m.One(t, tK8s, "cell").Inputs, "kubeconfig") {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cellplane/cellplane/components/cluster"
@@ -25,30 +24,7 @@ const (
 	tK8s       = "pulumi:providers:kubernetes"
 )
 
-func mocks() *mocktest.Mocks {
-	m := mocktest.New()
-	m.State = func(r mocktest.Resource) resource.PropertyMap {
-		switch r.Type {
-		case tGKE:
-			return mocktest.Props(map[string]any{"name": mocktest.Str(r.Inputs, "name"), "endpoint": "172.16.0.2",
-				"masterVersion": "1.30.5-gke.1014001", "masterAuth": map[string]any{"clusterCaCertificate": "Q0EK"}})
-		case "gcp:compute/address:Address":
-			return mocktest.Props(map[string]any{"address": "203.0.113.9", "name": r.Name + "-abc"})
-		case tRedis:
-			return resource.PropertyMap{"host": resource.NewStringProperty("10.1.2.3"), "port": resource.NewNumberProperty(6378),
-				"authString": resource.MakeSecret(resource.NewStringProperty("redis-auth-string"))}
-		case "gcp:serviceaccount/account:Account":
-			return mocktest.Props(map[string]any{"email": mocktest.Str(r.Inputs, "accountId") + "@charite-prod.iam.gserviceaccount.com"})
-		case "gcp:compute/router:Router":
-			return mocktest.Props(map[string]any{"name": r.Name})
-		}
-		return nil
-	}
-	m.Calls["gcp:organizations/getProject:getProject"] = func(resource.PropertyMap) resource.PropertyMap {
-		return mocktest.Props(map[string]any{"number": "123456789012", "projectId": "charite-prod", "id": "projects/charite-prod"})
-	}
-	return m
-}
+func mocks() *mocktest.Mocks { return mocktest.Clouds() }
 
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "charite-berlin", Region: "europe-west3", Sizing: spec.Medium, PrivateEndpoint: true,
