@@ -76,11 +76,15 @@ func (s *Syncer) Run(ctx context.Context) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	backoff := 100 * time.Millisecond
+	const first, most = 100 * time.Millisecond, 2 * time.Second
+	backoff := first
 	for ctx.Err() == nil {
-		err := s.listen(ctx)
+		connected, err := s.listen(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		if connected {
+			backoff = first // it worked for a while: retry soon
 		}
 		s.setState(false, err)
 		log.Warn("route listener lost; serving the last loaded table", "err", err, "retry_in", backoff)
@@ -88,27 +92,26 @@ func (s *Syncer) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 2*time.Second)
-		if err == nil {
-			backoff = 100 * time.Millisecond
-		}
+		backoff = min(backoff*2, most)
 	}
 	s.setState(false, ctx.Err())
 }
 
-func (s *Syncer) listen(ctx context.Context) error {
+// listen holds one LISTEN connection until it fails; connected says whether it got as far
+// as receiving changes.
+func (s *Syncer) listen(ctx context.Context) (connected bool, err error) {
 	conn, err := s.Connect(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		return err
+		return false, err
 	}
 	// LISTEN first, then load: a change committed in between is both loaded and
 	// notified, never missed.
 	if err := s.Load(ctx); err != nil {
-		return err
+		return false, err
 	}
 	s.setState(true, nil)
 	if s.Log != nil {
@@ -117,7 +120,7 @@ func (s *Syncer) listen(ctx context.Context) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		batch := map[string]bool{n.Payload: true}
 		// Gather what arrives right behind it, so a burst of changes costs one swap.
@@ -127,14 +130,14 @@ func (s *Syncer) listen(ctx context.Context) error {
 			cancel()
 			if err != nil {
 				if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
-					return err
+					return true, err
 				}
 				break
 			}
 			batch[n.Payload] = true
 		}
 		if err := s.apply(ctx, batch); err != nil {
-			return err
+			return true, err
 		}
 	}
 }
