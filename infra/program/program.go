@@ -223,7 +223,7 @@ func StackRefName(ctx *pulumi.Context, cell string) string {
 func refString(ref *pulumi.StackReference, name string) (string, error) {
 	d, err := ref.GetOutputDetails(name)
 	if err != nil {
-		return "", fmt.Errorf("reading output %q of stack %s: %w", name, ref.URN(), err)
+		return "", fmt.Errorf("reading output %q of the cell stack: %w", name, err)
 	}
 	if d == nil {
 		return "", nil
