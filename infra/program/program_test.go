@@ -202,21 +202,62 @@ func TestBadConfigNamesKeyValueAndAllowedAndRegistersNothing(t *testing.T) {
 	}
 }
 
-func TestCloudsWithoutAnImplementationSayWhichAreAvailable(t *testing.T) {
+// Tier A and tier B clusters on every cloud: the whole program under mocks puts the platform
+// (LiveKit on the media pool, default-deny everywhere) on the cloud's cluster, and an org
+// stack also its release at the pinned version.
+func TestClusterRolesOnEveryCloud(t *testing.T) {
 	for _, c := range []spec.Cloud{spec.AWS, spec.GCP, spec.Azure} {
-		if implFor(&Spec{Cloud: c}) != nil {
-			continue // covered by the cloud component's own tests
+		region := spec.Regions(c)[0]
+		for _, role := range []spec.Role{spec.RoleOrg, spec.RoleCell} {
+			t.Run(string(c)+"/"+string(role), func(t *testing.T) {
+				stack := "org-acme"
+				cfg := map[string]string{"role": string(role), "cloud": string(c), "region": region,
+					"sizing": "medium", "livekitApiSecret": strings.Repeat("k", 40)}
+				if role == spec.RoleOrg {
+					cfg["org"], cfg["version"] = "acme", "1.4.5"
+				} else {
+					stack = fmt.Sprintf("cell-%s-%s-1", c, region)
+				}
+				full := map[string]string{}
+				for k, v := range cfg {
+					full[ns+k] = v
+				}
+				m := mocktest.Clouds()
+				if err := m.Run(t, stack, full, Run); err != nil {
+					t.Fatal(err)
+				}
+				rec := &recorder{resources: m.Resources()}
+				assertDefaultDenyEverywhere(t, rec)
+				lk := rec.one(t, tRelease, "-livekit")
+				if v, _ := mocktest.Bool(lk.Inputs, "values", "podHostNetwork"); !v {
+					t.Error("LiveKit without host networking")
+				}
+				if mocktest.Num(lk.Inputs, "values", "terminationGracePeriodSeconds") != 18000 {
+					t.Error("LiveKit grace period")
+				}
+				if sel := mocktest.StrMap(lk.Inputs, "values", "nodeSelector"); sel[cluster.PoolLabel] != cluster.PoolMedia {
+					t.Errorf("LiveKit nodeSelector %v", sel)
+				}
+				if tol := mocktest.Objs(lk.Inputs, "values", "tolerations"); len(tol) != 1 || mocktest.Str(tol[0], "key") != cluster.MediaTaintKey {
+					t.Errorf("LiveKit tolerations %v", tol)
+				}
+				// LiveKit's Redis is the cloud's Redis (TLS on every cloud).
+				if tls, _ := mocktest.Bool(lk.Inputs, "values", "livekit", "redis", "use_tls"); !tls {
+					t.Error("LiveKit must reach the cloud Redis over TLS")
+				}
+				releases := 0
+				for _, r := range rec.ofType(tRelease) {
+					if strings.HasSuffix(r.Name, "-release") {
+						releases++
+					}
+				}
+				if role == spec.RoleOrg {
+					assertRelease(t, rec, "acme", "1.4.5", spec.Medium, spec.Dedicated)
+				} else if releases != 0 {
+					t.Errorf("a cell stack released %d orgs", releases)
+				}
+			})
 		}
-		t.Run(string(c), func(t *testing.T) {
-			rec, err := run(t, "org-acme", map[string]string{"role": "org", "org": "acme", "cloud": string(c),
-				"region": spec.Regions(c)[0], "version": "1.4.5", "livekitApiSecret": strings.Repeat("k", 40)}, nil)
-			if err == nil || !strings.Contains(err.Error(), "not available yet") || !strings.Contains(err.Error(), "local") {
-				t.Fatalf("err = %v", err)
-			}
-			if n := len(rec.registered()); n != 0 {
-				t.Errorf("%d resources registered", n)
-			}
-		})
 	}
 }
 
