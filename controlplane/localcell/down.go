@@ -179,3 +179,16 @@ func ensureTokensReadOnly(path string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: no admin token", path)
 }
+
+// AdminClient returns an admin client of the Kubernetes API of the cell in dir.
+func AdminClient(dir string) (*KubeClient, error) {
+	cell, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	token, err := ensureTokensReadOnly(filepath.Join(dir, "pki", "tokens.csv"))
+	if err != nil {
+		return nil, err
+	}
+	return NewKubeClient(cell.APIServer, token, filepath.Join(dir, "pki", "ca.crt"))
+}

@@ -55,8 +55,9 @@ func startKube(ctx context.Context, dir string, tools Tools, apiPort int, logf f
 	}
 	etcdPort, _ := FreePort()
 	etcdPeer, _ := FreePort()
+	// etcd keeps its data between starts: a restarted cell still holds what was deployed
+	// to it, as the control plane's database and the Pulumi state expect.
 	etcdDir := filepath.Join(dir, "etcd")
-	_ = os.RemoveAll(etcdDir) // the cluster is rebuilt at every start: a clean, known state
 	logf("starting etcd on 127.0.0.1:%d", etcdPort)
 	etcd, err := startProcess("etcd", dir, tools.bin("etcd"), []string{
 		"--name", "local", "--data-dir", etcdDir,
@@ -210,7 +211,11 @@ func (kp *kubeParts) registerNodes(ctx context.Context) error {
 					"nodeInfo":    map[string]string{"kubeletVersion": "fake", "kubeProxyVersion": "fake", "operatingSystem": "linux", "architecture": "amd64"},
 				},
 			}
-			if err := kp.client.Do(ctx, http.MethodPost, "/api/v1/nodes", node, nil); err != nil {
+			err := kp.client.Do(ctx, http.MethodPost, "/api/v1/nodes", node, nil)
+			if e, ok := err.(*APIError); ok && e.Code == http.StatusConflict {
+				continue // registered by an earlier start of this cell
+			}
+			if err != nil {
 				return fmt.Errorf("register node %s: %w", name, err)
 			}
 		}

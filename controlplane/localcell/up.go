@@ -2,6 +2,7 @@ package localcell
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -114,13 +115,22 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	if err != nil {
 		return fail(err)
 	}
-	udpBase := freeUDPRange(200)
+	// The media nodes keep their ports across restarts when they are free, so the URL the
+	// control plane registered for this cell stays true.
+	saved := loadPorts(dir)
+	udpBase := saved.UDPBase
+	if udpBase == 0 || !udpFree(udpBase, 200) {
+		udpBase = freeUDPRange(200)
+	}
+	ports := savedPorts{UDPBase: udpBase}
 	for i := range 2 {
 		port := o.LiveKitPort
 		if i > 0 || port == 0 {
-			port, _ = FreePort()
+			port = reusePort(saved.LiveKit, i)
 		}
-		prom, _ := FreePort()
+		prom := reusePort(saved.Prometheus, i)
+		ports.LiveKit = append(ports.LiveKit, port)
+		ports.Prometheus = append(ports.Prometheus, prom)
 		n := LiveKitNode{
 			Name: fmt.Sprintf("livekit-%c", 'a'+i), Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port),
 			RTCPortStart: udpBase + i*100, RTCPortEnd: udpBase + i*100 + 99, PrometheusPort: prom,
@@ -133,6 +143,8 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 		r.procs = append(r.procs, p)
 		r.LiveKit = append(r.LiveKit, n)
 	}
+
+	_ = savePorts(dir, ports)
 
 	if o.Postgres {
 		port := o.PostgresPort
@@ -245,20 +257,49 @@ func ensureLiveKitKeys(dir string) (string, string, error) {
 	return key, secret, os.WriteFile(path, []byte(key+" "+secret+"\n"), 0o600)
 }
 
+type savedPorts struct {
+	LiveKit    []int `json:"livekit"`
+	Prometheus []int `json:"prometheus"`
+	UDPBase    int   `json:"udpBase"`
+}
+
+func loadPorts(dir string) savedPorts {
+	var p savedPorts
+	if b, err := os.ReadFile(filepath.Join(dir, "ports.json")); err == nil {
+		_ = json.Unmarshal(b, &p)
+	}
+	return p
+}
+
+func savePorts(dir string, p savedPorts) error {
+	b, _ := json.Marshal(p)
+	return os.WriteFile(filepath.Join(dir, "ports.json"), b, 0o644)
+}
+
+// reusePort returns ports[i] when it is set and free, else any free port.
+func reusePort(ports []int, i int) int {
+	if i < len(ports) && ports[i] > 0 && PortFree(ports[i]) {
+		return ports[i]
+	}
+	p, _ := FreePort()
+	return p
+}
+
+func udpFree(base, n int) bool {
+	for _, p := range []int{base, base + n/2, base + n - 1} {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
+}
+
 // freeUDPRange finds n consecutive UDP ports whose ends bind on loopback.
 func freeUDPRange(n int) int {
 	for range 50 {
-		base := 30000 + rand.IntN(150)*200
-		ok := true
-		for _, p := range []int{base, base + n/2, base + n - 1} {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-			if err != nil {
-				ok = false
-				break
-			}
-			c.Close()
-		}
-		if ok {
+		if base := 30000 + rand.IntN(150)*200; udpFree(base, n) {
 			return base
 		}
 	}

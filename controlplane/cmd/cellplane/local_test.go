@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cellplane/cellplane/controlplane/localcell"
 )
 
 // cli runs the cellplane command line in-process and returns its exit code and output.
@@ -128,6 +130,34 @@ func TestLocalUpTwiceStatusDown(t *testing.T) {
 			t.Errorf("status does not report %s:\n%s", part, out)
 		}
 	}
+	// What was deployed survives a restart, and the media nodes keep their URLs.
+	k, err := localcell.AdminClient(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Do(context.Background(), "POST", "/api/v1/namespaces", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kept"}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := localcell.Load(dir)
+	if code, out, errOut := cli(t, "local", "down", "--state", dir); code != 0 {
+		t.Fatalf("down: exit %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := cli(t, "local", "up", "--detach", "--state", dir); code != 0 {
+		t.Fatalf("restart: exit %d\n%s\n%s", code, out, errOut)
+	}
+	second, _ := localcell.Load(dir)
+	for i := range first.LiveKit {
+		if first.LiveKit[i].URL != second.LiveKit[i].URL {
+			t.Errorf("%s moved from %s to %s across a restart", first.LiveKit[i].Name, first.LiveKit[i].URL, second.LiveKit[i].URL)
+		}
+	}
+	if k, err = localcell.AdminClient(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Do(context.Background(), "GET", "/api/v1/namespaces/kept", nil, nil); err != nil {
+		t.Errorf("namespace created before the restart: %v", err)
+	}
+
 	code, out, errOut = cli(t, "local", "down", "--state", dir)
 	if code != 0 || !strings.Contains(out, "kube-apiserver") {
 		t.Fatalf("down: exit %d %q %q", code, out, errOut)
