@@ -61,7 +61,7 @@ func newRouter(d Deps, m *metrics) chi.Router {
 
 	// Pages (package web): the cost model and its JSON, the fleet console with its own
 	// cookie login (the admin key typed into a form, never in a URL), and their assets.
-	ui := web.New(web.Deps{Prices: d.Prices, Orgs: d.Orgs, Clusters: d.Clusters, AdminKey: d.AdminKey, Log: log})
+	ui := web.New(web.Deps{Prices: d.Prices, Orgs: d.Orgs, Clusters: d.Clusters, Usage: d.Usage, AdminKey: d.AdminKey, Log: log})
 	r.Get("/v1/cost-model", ui.CostModel)
 	r.Get("/cost", ui.CostPage)
 	r.Get("/fleet", ui.FleetPage)

@@ -27,7 +27,7 @@ func (f fleetFilter) Active() bool {
 type orgRow struct {
 	*controlplane.Org
 	Cluster string
-	Live    *int
+	Live    *Live // nil when no session service is configured
 }
 
 type clusterRow struct {
@@ -103,7 +103,7 @@ func (p *Pages) fleet(ctx context.Context, f fleetFilter) (*fleetView, error) {
 	if err != nil {
 		return nil, err
 	}
-	var live map[string]int
+	var live map[string]Live
 	if p.d.LiveSessions != nil {
 		if live, err = p.d.LiveSessions.LiveSessions(ctx); err != nil {
 			v.Warnings = append(v.Warnings, "Live sessions are unavailable: "+controlplane.ErrorMessage(err))
@@ -131,11 +131,9 @@ func (p *Pages) fleet(ctx context.Context, f fleetFilter) (*fleetView, error) {
 	v.OrgsTotal, v.ClustersTotal = len(orgs), len(clusters)
 	for _, o := range orgs {
 		row := orgRow{Org: o, Cluster: names[o.ClusterID]}
-		if n, ok := live[o.Slug]; ok && v.LiveKnown {
-			row.Live = &n
-		} else if v.LiveKnown {
-			zero := 0
-			row.Live = &zero
+		if v.LiveKnown {
+			l := live[o.Slug]
+			row.Live = &l
 		}
 		if f.matchOrg(row) {
 			v.Orgs = append(v.Orgs, row)

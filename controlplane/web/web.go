@@ -47,10 +47,34 @@ type OperationSource interface {
 	OperationsInFlight(ctx context.Context) ([]Operation, error)
 }
 
+// Live is what an org has live right now.
+type Live struct {
+	Sessions     int
+	Participants int
+}
+
 // LiveSessionSource counts the live sessions of every org, by slug. The fleet page shows
-// them when one is configured.
+// them when one is configured (Deps.Usage gives one).
 type LiveSessionSource interface {
-	LiveSessions(ctx context.Context) (map[string]int, error)
+	LiveSessions(ctx context.Context) (map[string]Live, error)
+}
+
+// usageLive counts live sessions through the usage service.
+type usageLive struct{ usage controlplane.UsageService }
+
+func (u usageLive) LiveSessions(ctx context.Context) (map[string]Live, error) {
+	counts, err := u.usage.LiveCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Live{}
+	for _, c := range counts {
+		l := out[c.Org]
+		l.Sessions += c.Sessions
+		l.Participants += c.Participants
+		out[c.Org] = l
+	}
+	return out, nil
 }
 
 // Deps are what the pages read. Prices defaults to the built-in table; the fleet page
@@ -60,7 +84,8 @@ type Deps struct {
 	Orgs         controlplane.OrgService
 	Clusters     controlplane.ClusterService
 	Operations   OperationSource   // optional
-	LiveSessions LiveSessionSource // optional
+	LiveSessions LiveSessionSource // optional; from Usage when nil
+	Usage        controlplane.UsageService
 	AdminKey     string
 	// SessionTTL is how long a fleet login lasts (default 8h).
 	SessionTTL time.Duration
@@ -98,6 +123,9 @@ func New(d Deps) *Pages {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.LiveSessions == nil && d.Usage != nil {
+		d.LiveSessions = usageLive{d.Usage}
 	}
 	p := &Pages{d: d, static: map[string]staticFile{}}
 	_ = fs.WalkDir(staticFS, "static", func(name string, e fs.DirEntry, err error) error {

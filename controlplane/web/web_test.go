@@ -356,7 +356,7 @@ func TestFleetLoginLogoutAndFilters(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`<tr data-cluster="flt-cell">`, `<li>flt-northside</li>`, `<li>flt-st-marys</li>`, `aria-label="flt-cell: 2 of 8 orgs">2 of 8</meter> 2 / 8`,
-		"A · dedicated", "B · shared", "eu-central-1", "1.5.0", `Operations show here once`} {
+		"A · dedicated", "B · shared", "eu-central-1", "1.5.0", `Operations show here once`, `<td class="num">0</td>`} {
 		if !strings.Contains(a.Body, want) {
 			t.Errorf("the fleet lacks %s", want)
 		}
@@ -418,9 +418,9 @@ type fixedOps []web.Operation
 
 func (f fixedOps) OperationsInFlight(context.Context) ([]web.Operation, error) { return f, nil }
 
-type fixedLive map[string]int
+type fixedLive map[string]web.Live
 
-func (f fixedLive) LiveSessions(context.Context) (map[string]int, error) { return f, nil }
+func (f fixedLive) LiveSessions(context.Context) (map[string]web.Live, error) { return f, nil }
 
 func TestFleetSessionExpiryOperationsAndLiveSessions(t *testing.T) {
 	s := startServer(t)
@@ -430,7 +430,7 @@ func TestFleetSessionExpiryOperationsAndLiveSessions(t *testing.T) {
 	pages := web.New(web.Deps{Orgs: s.App.Orgs, Clusters: s.App.Clusters, AdminKey: adminKey, Now: clock, SessionTTL: time.Hour,
 		Operations: fixedOps{{ID: "op-1", Kind: "onboard", Stack: "tenant-" + slugs[0], Org: slugs[0], State: "running", Attempt: 2,
 			StartedAt: now.Add(-3 * time.Minute), Log: "pulumi up: creating namespace <" + slugs[0] + ">"}},
-		LiveSessions: fixedLive{slugs[1]: 4}})
+		LiveSessions: fixedLive{slugs[1]: {Sessions: 4, Participants: 11}}})
 	hs := httptest.NewServer(pages.Routes())
 	defer hs.Close()
 	c := browserish(t)
@@ -449,7 +449,7 @@ func TestFleetSessionExpiryOperationsAndLiveSessions(t *testing.T) {
 			t.Errorf("the fleet lacks %s", want)
 		}
 	}
-	if !regexp.MustCompile(`data-slug="` + slugs[1] + `">(?s:.*?)<td class="num">4</td>`).MatchString(a.Body) {
+	if !regexp.MustCompile(`data-slug="` + slugs[1] + `">(?s:.*?)<td class="num">4 <small>\(11 in\)</small></td>`).MatchString(a.Body) {
 		t.Errorf("live sessions of %s not shown", slugs[1])
 	}
 	now = now.Add(61 * time.Minute)
