@@ -76,21 +76,21 @@ const adminKey = "test-admin-key-0123456789abcdef"
 // env is one control plane on a fresh database, with the cell registered as the shared
 // cluster of cloud local, region local, receiving the cell's webhooks.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	URL  string
 	App  *app.App
 	Cell *localcell.Running
 	http *http.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	cell := harness.Cell(t)
 	return startEnv(t, cell)
 }
 
 // startEnv starts a control plane; with a nil cell, nothing is registered.
-func startEnv(t *testing.T, cell *localcell.Running) *env {
+func startEnv(t testing.TB, cell *localcell.Running) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{DatabaseURL: harness.Postgres(t), AdminKey: adminKey, MasterKey: secrets.GenerateMasterKey()})

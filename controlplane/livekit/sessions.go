@@ -280,7 +280,8 @@ func (s *Service) end(ctx context.Context, sessionID, clusterID, room, reason st
 		_ = s.cfg.Store.SetEndReason(context.WithoutCancel(ctx), sessionID, "")
 		return unavailable("closing the session's room", err)
 	}
-	if _, err := s.cfg.Store.EndSession(context.WithoutCancel(ctx), sessionID, s.now(), reason); err != nil {
+	// Whole seconds, as LiveKit stamps joins and leaves: the meter's arithmetic stays exact.
+	if _, err := s.cfg.Store.EndSession(context.WithoutCancel(ctx), sessionID, s.now().Truncate(time.Second), reason); err != nil {
 		return err
 	}
 	s.cfg.Log.InfoContext(ctx, "session ended", "session", sessionID, "room", room, "reason", reason)
