@@ -76,6 +76,8 @@ type Cluster struct {
 	// Roles for the in-cluster controllers (IRSA), to annotate their service accounts with.
 	LBControllerRoleArn      pulumi.StringOutput
 	ClusterAutoscalerRoleArn pulumi.StringOutput
+	// IngressCertificateArn is the validated ACM certificate for the hostname.
+	IngressCertificateArn pulumi.StringOutput
 }
 
 // NewCluster is the cluster.Builder for AWS.
@@ -140,7 +142,6 @@ type builder struct {
 	redisGroup     *elasticache.ReplicationGroup
 	redisAuth      pulumi.StringOutput
 	hostname       pulumi.StringOutput
-	certArn        pulumi.StringOutput
 }
 
 func (b *builder) opts(more ...pulumi.ResourceOption) []pulumi.ResourceOption {
@@ -479,19 +480,15 @@ func (b *builder) pools() error {
 	return nil
 }
 
-// mediaIngress opens LiveKit's RTC ports to the world: the UDP range, ICE over TCP and TURN
-// over TLS. Nothing else is opened on any pool.
+// mediaIngress opens LiveKit's RTC ports to the world; nothing else is opened on any pool.
 func mediaIngress(a cluster.Args) ec2.SecurityGroupIngressArray {
-	world := pulumi.StringArray{pulumi.String("0.0.0.0/0")}
-	rule := func(proto string, from, to int, what string) ec2.SecurityGroupIngressArgs {
-		return ec2.SecurityGroupIngressArgs{Protocol: pulumi.String(proto), FromPort: pulumi.Int(from), ToPort: pulumi.Int(to),
-			CidrBlocks: world, Description: pulumi.String(what)}
+	var rules ec2.SecurityGroupIngressArray
+	for _, p := range cloud.RTCPorts(a) {
+		rules = append(rules, ec2.SecurityGroupIngressArgs{Protocol: pulumi.String(p.Protocol),
+			FromPort: pulumi.Int(p.From), ToPort: pulumi.Int(p.To),
+			CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")}, Description: pulumi.String(p.What)})
 	}
-	return ec2.SecurityGroupIngressArray{
-		rule("udp", a.RTCPortStart, a.RTCPortEnd, "LiveKit RTC (UDP)"),
-		rule("tcp", a.RTCTCPPort, a.RTCTCPPort, "LiveKit ICE over TCP"),
-		rule("tcp", a.TURNTLSPort, a.TURNTLSPort, "LiveKit TURN over TLS"),
-	}
+	return rules
 }
 
 // launchTemplate gives each pool IMDSv2, an encrypted gp3 root volume and tags on what the
@@ -632,7 +629,7 @@ func (b *builder) dns() error {
 	if err != nil {
 		return err
 	}
-	b.certArn = valid.CertificateArn
+	b.c.IngressCertificateArn = valid.CertificateArn
 	return nil
 }
 
@@ -671,8 +668,9 @@ func (b *builder) outputs() error {
 			"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": pulumi.String("ip"),
 			"service.beta.kubernetes.io/aws-load-balancer-subnets":         join(subnets),
 			"service.beta.kubernetes.io/aws-load-balancer-eip-allocations": join(eipAllocs),
-			"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":        b.certArn,
-			"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":       pulumi.String("443"),
+			// TCP passthrough: the ingress controller terminates TLS (cert-manager), so the
+			// signal connection is TLS end to end; IngressCertificateArn is there for an
+			// NLB-terminated setup.
 		},
 		MediaSelector:   cluster.MediaSelector(),
 		MediaToleration: cluster.MediaTaint,

@@ -188,7 +188,7 @@ func TestMediaPoolIsPublicTaintedAndTheOnlyOneOpen(t *testing.T) {
 			}
 		}
 		if sg.Name+"-id" == mediaSG {
-			want := []string{"udp/50000-60000", "tcp/7881-7881", "tcp/5349-5349"}
+			want := []string{"udp/50000-60000", "tcp/7881-7881", "tcp/5349-5349", "udp/3478-3478"}
 			if !slices.Equal(open, want) {
 				t.Errorf("media security group opens %v to the world, want %v", open, want)
 			}
@@ -403,5 +403,18 @@ func TestTeardownOrder(t *testing.T) {
 	rec := r.m.One(t, tRecord, "-ingress")
 	if got := mocktest.Strs(rec.Inputs, "records"); len(got) != 3 || mocktest.Str(rec.Inputs, "name") != "mercy-health.cells.cellplane.io" {
 		t.Errorf("ingress record %s -> %v", mocktest.Str(rec.Inputs, "name"), got)
+	}
+	// The hostname's ACM certificate is validated through the same zone.
+	cert := r.m.One(t, "aws:acm/certificate:Certificate", "-ingress")
+	if mocktest.Str(cert.Inputs, "domainName") != "mercy-health.cells.cellplane.io" || mocktest.Str(cert.Inputs, "validationMethod") != "DNS" {
+		t.Errorf("certificate %v", cert.Inputs)
+	}
+	vrec := r.m.One(t, tRecord, "-ingress-validation")
+	if mocktest.Str(vrec.Inputs, "zoneId") != "Z123" || mocktest.Str(vrec.Inputs, "name") != "_x.mercy-health.cells.cellplane.io" {
+		t.Errorf("validation record %v", vrec.Inputs)
+	}
+	valid := r.m.One(t, "aws:acm/certificateValidation:CertificateValidation", "-ingress")
+	if got := mocktest.Strs(valid.Inputs, "validationRecordFqdns"); len(got) != 1 || got[0] != "_x.mercy-health.cells.cellplane.io" {
+		t.Errorf("validation waits for %v", got)
 	}
 }

@@ -173,22 +173,23 @@ func (b *builder) network() error {
 	// The one security group with rules of ours: LiveKit's RTC ports from anywhere, on the
 	// media subnet. (AKS opens the same ports on its node security group through the media
 	// pool's allowedHostPorts; both must allow.)
-	a := b.args
-	rule := func(name string, prio int, proto, ports string) native.SecurityRule {
-		return native.SecurityRule{Name: pulumi.String(name), Priority: pulumi.Int(prio), Direction: pulumi.String("Inbound"),
-			Access: pulumi.String("Allow"), Protocol: pulumi.String(proto),
+	var rules []native.SecurityRule
+	for i, p := range cloud.RTCPorts(b.args) {
+		ports := fmt.Sprint(p.From)
+		if p.To != p.From {
+			ports = fmt.Sprintf("%d-%d", p.From, p.To)
+		}
+		rules = append(rules, native.SecurityRule{
+			Name: pulumi.Sprintf("rtc-%s-%d", p.Protocol, p.From), Priority: pulumi.Int(100 + 10*i),
+			Direction: pulumi.String("Inbound"), Access: pulumi.String("Allow"),
+			Protocol:            pulumi.String(strings.ToUpper(p.Protocol[:1]) + p.Protocol[1:]), // Udp | Tcp
 			SourceAddressPrefix: pulumi.String("*"), SourcePortRange: pulumi.String("*"),
 			DestinationAddressPrefix: pulumi.String("*"), DestinationPortRange: pulumi.String(ports),
-			Description: pulumi.String("LiveKit " + name)}
+			Description: pulumi.String(p.What)})
 	}
 	mediaNSG, err := native.NewNetworkSecurityGroup(b.ctx, b.name+"-media", &native.NetworkSecurityGroupArgs{
 		NetworkSecurityGroupName: pulumi.String(b.base + "-media"), ResourceGroupName: b.rg.Name, Location: b.location,
-		SecurityRules: []native.SecurityRule{
-			rule("rtc-udp", 100, "Udp", fmt.Sprintf("%d-%d", a.RTCPortStart, a.RTCPortEnd)),
-			rule("rtc-tcp", 110, "Tcp", fmt.Sprint(a.RTCTCPPort)),
-			rule("turn-tls", 120, "Tcp", fmt.Sprint(a.TURNTLSPort)),
-		},
-		Tags: b.tags,
+		SecurityRules: rules, Tags: b.tags,
 	}, b.opts()...)
 	if err != nil {
 		return err
@@ -298,12 +299,12 @@ func taints(p cluster.NodePool) pulumi.StringArray {
 
 // hostPorts are the media pool's RTC ports, opened by AKS on its node security group.
 func hostPorts(a cluster.Args) *native.AgentPoolNetworkProfile {
-	r := func(from, to int, proto string) native.PortRange {
-		return native.PortRange{PortStart: pulumi.Int(from), PortEnd: pulumi.Int(to), Protocol: pulumi.String(proto)}
+	var ranges []native.PortRange
+	for _, p := range cloud.RTCPorts(a) {
+		ranges = append(ranges, native.PortRange{PortStart: pulumi.Int(p.From), PortEnd: pulumi.Int(p.To),
+			Protocol: pulumi.String(strings.ToUpper(p.Protocol))})
 	}
-	return &native.AgentPoolNetworkProfile{AllowedHostPorts: []native.PortRange{
-		r(a.RTCPortStart, a.RTCPortEnd, "UDP"), r(a.RTCTCPPort, a.RTCTCPPort, "TCP"), r(a.TURNTLSPort, a.TURNTLSPort, "TCP"),
-	}}
+	return &native.AgentPoolNetworkProfile{AllowedHostPorts: ranges}
 }
 
 func (b *builder) aks() error {

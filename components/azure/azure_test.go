@@ -138,7 +138,7 @@ func TestMediaPoolIsPublicTaintedAndTheOnlyOneOpen(t *testing.T) {
 			if got := mocktest.Strs(p, "nodeTaints"); !slices.Equal(got, []string{"cellplane.io/media=true:NoSchedule"}) {
 				t.Errorf("media taints %v", got)
 			}
-			if want := []string{"UDP/50000-60000", "TCP/7881-7881", "TCP/5349-5349"}; !slices.Equal(ports, want) {
+			if want := []string{"UDP/50000-60000", "TCP/7881-7881", "TCP/5349-5349", "UDP/3478-3478"}; !slices.Equal(ports, want) {
 				t.Errorf("media host ports %v, want %v", ports, want)
 			}
 			if nsg != mediaNSG.Name+"-id" {
@@ -159,7 +159,7 @@ func TestMediaPoolIsPublicTaintedAndTheOnlyOneOpen(t *testing.T) {
 			open = append(open, mocktest.Str(rule, "protocol")+"/"+mocktest.Str(rule, "destinationPortRange"))
 		}
 	}
-	if want := []string{"Udp/50000-60000", "Tcp/7881", "Tcp/5349"}; !slices.Equal(open, want) {
+	if want := []string{"Udp/50000-60000", "Tcp/7881", "Tcp/5349", "Udp/3478"}; !slices.Equal(open, want) {
 		t.Errorf("media security group opens %v, want %v", open, want)
 	}
 	if n := len(r.m.OfType(native.TypeNetworkSecurityGroup)); n != 1 {

@@ -191,17 +191,20 @@ func (b *builder) vpc() error {
 		return err
 	}
 	// The one rule open to the world: LiveKit's RTC ports, on media nodes only.
-	a := b.args
+	var allows compute.FirewallAllowArray
+	for _, p := range cloud.RTCPorts(b.args) {
+		ports := fmt.Sprint(p.From)
+		if p.To != p.From {
+			ports = fmt.Sprintf("%d-%d", p.From, p.To)
+		}
+		allows = append(allows, compute.FirewallAllowArgs{Protocol: pulumi.String(p.Protocol), Ports: pulumi.StringArray{pulumi.String(ports)}})
+	}
 	_, err = compute.NewFirewall(ctx, n+"-media-rtc", &compute.FirewallArgs{
 		Network: b.network.ID(), Direction: pulumi.String("INGRESS"), Priority: pulumi.Int(1000),
 		Description:  pulumi.String("LiveKit RTC from anywhere to the media nodes' public IPs"),
 		SourceRanges: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
 		TargetTags:   pulumi.StringArray{pulumi.String(MediaTag)},
-		Allows: compute.FirewallAllowArray{
-			compute.FirewallAllowArgs{Protocol: pulumi.String("udp"), Ports: pulumi.StringArray{pulumi.Sprintf("%d-%d", a.RTCPortStart, a.RTCPortEnd)}},
-			compute.FirewallAllowArgs{Protocol: pulumi.String("tcp"), Ports: pulumi.StringArray{
-				pulumi.Sprintf("%d", a.RTCTCPPort), pulumi.Sprintf("%d", a.TURNTLSPort)}},
-		},
+		Allows:       allows,
 	}, b.opts()...)
 	return err
 }

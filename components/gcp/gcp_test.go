@@ -152,7 +152,7 @@ func TestMediaPoolIsPublicTaintedAndTheOnlyOneOpen(t *testing.T) {
 			open = append(open, mocktest.Str(a, "protocol")+"/"+port)
 		}
 	}
-	if want := []string{"udp/50000-60000", "tcp/7881", "tcp/5349"}; !slices.Equal(open, want) {
+	if want := []string{"udp/50000-60000", "tcp/7881", "tcp/5349", "udp/3478"}; !slices.Equal(open, want) {
 		t.Errorf("rtc rule opens %v, want %v", open, want)
 	}
 }

@@ -171,3 +171,22 @@ func ExecKubeconfig(name, server, caData, command string, args []string) string 
 	b, _ := json.MarshalIndent(kc, "", "  ")
 	return string(b)
 }
+
+// Port is one port range opened to the world on the media pool.
+type Port struct {
+	Protocol string // "udp" | "tcp"
+	From, To int
+	What     string
+}
+
+// RTCPorts are LiveKit's ports clients reach on a media node's public IP: the RTC UDP range,
+// ICE over TCP, TURN over TLS and TURN over UDP (the platform's LiveKit config listens on
+// the contract's default TURN UDP port). Nothing else is opened on any pool.
+func RTCPorts(a cluster.Args) []Port {
+	return []Port{
+		{"udp", a.RTCPortStart, a.RTCPortEnd, "LiveKit RTC (UDP)"},
+		{"tcp", a.RTCTCPPort, a.RTCTCPPort, "LiveKit ICE over TCP"},
+		{"tcp", a.TURNTLSPort, a.TURNTLSPort, "LiveKit TURN over TLS"},
+		{"udp", cluster.DefaultTURNUDPPort, cluster.DefaultTURNUDPPort, "LiveKit TURN over UDP"},
+	}
+}
