@@ -46,6 +46,8 @@ type Mocks struct {
 	State func(r Resource) resource.PropertyMap
 	// Calls answers function invocations by token; an unknown token fails the program.
 	Calls map[string]func(args resource.PropertyMap) resource.PropertyMap
+	// Preview runs the program as `pulumi preview` does (ctx.DryRun() is true).
+	Preview bool
 
 	stack     string
 	mu        sync.Mutex
@@ -123,7 +125,8 @@ func (m *Mocks) Run(t testing.TB, stack string, config map[string]string, fn pul
 	}
 	t.Setenv("PULUMI_CONFIG", string(cfg))
 	m.stack = stack
-	return pulumi.RunErr(fn, pulumi.WithMocks(Project, stack, m))
+	preview := func(info *pulumi.RunInfo) { info.DryRun = m.Preview }
+	return pulumi.RunErr(fn, pulumi.WithMocks(Project, stack, m), preview)
 }
 
 // Resources returns every registered resource, in registration order.

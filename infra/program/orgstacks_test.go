@@ -45,8 +45,8 @@ func stackConfig(t *testing.T, stack string) map[string]string {
 	return cfg
 }
 
-// The seed's three tier A orgs: the whole program, under mocks, builds each one's cluster on
-// its own cloud, in its region, and releases its pinned product version onto it.
+// The seed's three tier A orgs: the whole program, under mocks, previews and builds each
+// one's cluster on its own cloud, in its region, and releases its pinned product version.
 func TestSeedOrgStacksBuildTheirClusterOnTheRightCloud(t *testing.T) {
 	cases := []struct {
 		stack, org, cloud, region, version string
@@ -60,77 +60,80 @@ func TestSeedOrgStacksBuildTheirClusterOnTheRightCloud(t *testing.T) {
 		{"org-nhs-trust", "nhs-trust", "azure", "uksouth", "1.4.9", "cellplane:azure:Cluster", "azure-native:containerservice/v20240901:ManagedCluster", "location",
 			"azure-native:containerservice/v20240901:ManagedCluster", "kubernetesVersion"},
 	}
-	for _, c := range cases {
-		t.Run(c.stack, func(t *testing.T) {
-			cfg := stackConfig(t, c.stack)
-			if cfg["cellplane:cloud"] != c.cloud || cfg["cellplane:region"] != c.region || cfg["cellplane:version"] != c.version {
-				t.Fatalf("stack file says %s/%s %s", cfg["cellplane:cloud"], cfg["cellplane:region"], cfg["cellplane:version"])
-			}
-			m := mocktest.Clouds()
-			if err := m.Run(t, c.stack, cfg, Run); err != nil {
-				t.Fatal(err)
-			}
-			comp := m.One(t, c.component, c.org)
-			// Exactly one cluster, of this cloud, and nothing of another cloud.
-			for _, other := range []string{"cellplane:aws:Cluster", "cellplane:gcp:Cluster", "cellplane:azure:Cluster", "cellplane:local:Cluster"} {
-				if n := len(m.OfType(other)); (other == c.component) != (n == 1) {
-					t.Errorf("%d %s registered", n, other)
+	for _, preview := range []bool{true, false} {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/preview=%v", c.stack, preview), func(t *testing.T) {
+				cfg := stackConfig(t, c.stack)
+				if cfg["cellplane:cloud"] != c.cloud || cfg["cellplane:region"] != c.region || cfg["cellplane:version"] != c.version {
+					t.Fatalf("stack file says %s/%s %s", cfg["cellplane:cloud"], cfg["cellplane:region"], cfg["cellplane:version"])
 				}
-			}
-			for _, r := range m.Resources() {
-				for _, cloud := range []string{"aws", "gcp", "azure-native"} {
-					if cloud != c.cloud && !(cloud == "azure-native" && c.cloud == "azure") &&
-						(strings.HasPrefix(r.Type, cloud+":") || r.Type == "pulumi:providers:"+cloud) {
-						t.Errorf("%s (%s) belongs to another cloud", r.Name, r.Type)
+				m := mocktest.Clouds()
+				m.Preview = preview
+				if err := m.Run(t, c.stack, cfg, Run); err != nil {
+					t.Fatal(err)
+				}
+				comp := m.One(t, c.component, c.org)
+				// Exactly one cluster, of this cloud, and nothing of another cloud.
+				for _, other := range []string{"cellplane:aws:Cluster", "cellplane:gcp:Cluster", "cellplane:azure:Cluster", "cellplane:local:Cluster"} {
+					if n := len(m.OfType(other)); (other == c.component) != (n == 1) {
+						t.Errorf("%d %s registered", n, other)
 					}
 				}
-			}
-			// The region comes from the stack file.
-			found := false
-			for _, r := range m.OfType(c.clusterType) {
-				if got := mocktest.Str(r.Inputs, c.regionKey); got != c.region {
-					t.Errorf("%s %s = %q, want %q", r.Type, c.regionKey, got, c.region)
-				}
-				if r.Parent != comp.URN {
-					t.Errorf("%s is not the component's child", r.Name)
-				}
-				found = true
-			}
-			if !found {
-				t.Fatalf("no %s registered", c.clusterType)
-			}
-			// A pinned Kubernetes version reaches the control plane; none leaves the cloud's default.
-			k8s := m.One(t, c.k8sType, c.org)
-			if got, want := mocktest.Str(k8s.Inputs, c.k8sKey), cfg[ns+KeyKubernetesVersion]; got != want {
-				t.Errorf("Kubernetes version %q, stack pins %q", got, want)
-			}
-			// Tags name the org, its cloud and region (checked here on the cluster's own tags).
-			for _, r := range m.Resources() {
-				tags := mocktest.StrMap(r.Inputs, "tags")
-				if r.Type == "gcp:container/cluster:Cluster" {
-					tags = mocktest.StrMap(r.Inputs, "resourceLabels")
-				}
-				if tags == nil || !strings.Contains(r.Type, "luster") {
-					continue
-				}
-				if tags["cellplane-org"] != c.org || tags["cellplane-cloud"] != c.cloud || tags["cellplane-region"] != c.region {
-					t.Errorf("%s tags %v", r.Name, tags)
-				}
-			}
-			// The org's release runs the pinned product version.
-			pinned := 0
-			for _, r := range m.Resources() {
-				if r.Type == "kubernetes:helm.sh/v3:Release" && mocktest.Str(r.Inputs, "values", "version") != "" {
-					if got := mocktest.Str(r.Inputs, "values", "version"); got != c.version {
-						t.Errorf("release %s at %q, want %q", r.Name, got, c.version)
+				for _, r := range m.Resources() {
+					for _, cloud := range []string{"aws", "gcp", "azure-native"} {
+						if cloud != c.cloud && !(cloud == "azure-native" && c.cloud == "azure") &&
+							(strings.HasPrefix(r.Type, cloud+":") || r.Type == "pulumi:providers:"+cloud) {
+							t.Errorf("%s (%s) belongs to another cloud", r.Name, r.Type)
+						}
 					}
-					pinned++
 				}
-			}
-			if pinned == 0 {
-				t.Error("no release of the product version registered")
-			}
-		})
+				// The region comes from the stack file.
+				found := false
+				for _, r := range m.OfType(c.clusterType) {
+					if got := mocktest.Str(r.Inputs, c.regionKey); got != c.region {
+						t.Errorf("%s %s = %q, want %q", r.Type, c.regionKey, got, c.region)
+					}
+					if r.Parent != comp.URN {
+						t.Errorf("%s is not the component's child", r.Name)
+					}
+					found = true
+				}
+				if !found {
+					t.Fatalf("no %s registered", c.clusterType)
+				}
+				// A pinned Kubernetes version reaches the control plane; none leaves the cloud's default.
+				k8s := m.One(t, c.k8sType, c.org)
+				if got, want := mocktest.Str(k8s.Inputs, c.k8sKey), cfg[ns+KeyKubernetesVersion]; got != want {
+					t.Errorf("Kubernetes version %q, stack pins %q", got, want)
+				}
+				// Tags name the org, its cloud and region (checked here on the cluster's own tags).
+				for _, r := range m.Resources() {
+					tags := mocktest.StrMap(r.Inputs, "tags")
+					if r.Type == "gcp:container/cluster:Cluster" {
+						tags = mocktest.StrMap(r.Inputs, "resourceLabels")
+					}
+					if tags == nil || !strings.Contains(r.Type, "luster") {
+						continue
+					}
+					if tags["cellplane-org"] != c.org || tags["cellplane-cloud"] != c.cloud || tags["cellplane-region"] != c.region {
+						t.Errorf("%s tags %v", r.Name, tags)
+					}
+				}
+				// The org's release runs the pinned product version.
+				pinned := 0
+				for _, r := range m.Resources() {
+					if r.Type == "kubernetes:helm.sh/v3:Release" && mocktest.Str(r.Inputs, "values", "version") != "" {
+						if got := mocktest.Str(r.Inputs, "values", "version"); got != c.version {
+							t.Errorf("release %s at %q, want %q", r.Name, got, c.version)
+						}
+						pinned++
+					}
+				}
+				if pinned == 0 {
+					t.Error("no release of the product version registered")
+				}
+			})
+		}
 	}
 }
 
