@@ -206,6 +206,19 @@ func (b *builder) vpc() error {
 		TargetTags:   pulumi.StringArray{pulumi.String(MediaTag)},
 		Allows:       allows,
 	}, b.opts()...)
+	if err != nil {
+		return err
+	}
+	// A private cluster's control plane reaches nodes on 443 and 10250 only; admission
+	// webhooks of the platform's controllers (ingress-nginx 8443, others 9443) need these.
+	_, err = compute.NewFirewall(ctx, n+"-master-webhooks", &compute.FirewallArgs{
+		Network: b.network.ID(), Direction: pulumi.String("INGRESS"), Priority: pulumi.Int(1000),
+		Description:  pulumi.String("GKE control plane to admission webhooks on the nodes"),
+		SourceRanges: pulumi.StringArray{pulumi.String(masterCIDR)},
+		TargetTags:   pulumi.StringArray{pulumi.String(nodesTag)},
+		Allows: compute.FirewallAllowArray{compute.FirewallAllowArgs{Protocol: pulumi.String("tcp"),
+			Ports: pulumi.ToStringArray([]string{"8443", "9443"})}},
+	}, b.opts()...)
 	return err
 }
 

@@ -137,9 +137,16 @@ func TestMediaPoolIsPublicTaintedAndTheOnlyOneOpen(t *testing.T) {
 		}
 	}
 	// Exactly one rule opens anything to the world: the RTC ports, to media nodes only.
-	fws := r.m.OfType(tFirewall)
+	var fws []mocktest.Resource
+	for _, fw := range r.m.OfType(tFirewall) {
+		if slices.Contains(mocktest.Strs(fw.Inputs, "sourceRanges"), "0.0.0.0/0") {
+			fws = append(fws, fw)
+		} else if src := mocktest.Strs(fw.Inputs, "sourceRanges"); !slices.Equal(src, []string{masterCIDR}) {
+			t.Errorf("rule %s admits %v", fw.Name, src)
+		}
+	}
 	if len(fws) != 1 {
-		t.Fatalf("want one firewall rule, got %d", len(fws))
+		t.Fatalf("want one rule open to the world, got %d", len(fws))
 	}
 	fw := fws[0]
 	if !slices.Equal(mocktest.Strs(fw.Inputs, "sourceRanges"), []string{"0.0.0.0/0"}) ||
