@@ -71,7 +71,7 @@ func TestCrossOrgAccessMatrix(t *testing.T) {
 	// And its route list (the public router) is unaffected by any of it.
 	eventually(t, 2*time.Second, "beta's route unchanged", func() bool {
 		r := in.do("GET", "/v1/route/beta", "", nil)
-		return r.Status == 200 && r.obj(t)["status"] == "provisioning"
+		return r.Status == 200 && r.obj(t)["status"] == "ready"
 	})
 }
 
@@ -86,7 +86,7 @@ func TestRouteLookup(t *testing.T) {
 	})
 	got := r.obj(t)
 	want := map[string]any{"slug": "routed", "cloud": "local", "region": "local", "api_url": "https://api.cell.example.test",
-		"livekit_url": "wss://lk.cell.example.test", "status": "provisioning"}
+		"livekit_url": "wss://lk.cell.example.test", "status": "ready"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("route %s = %v, want %v", k, got[k], v)
@@ -148,7 +148,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	for _, want := range []string{
 		`cellplane_http_requests_total{code="200",method="GET",route="/v1/route/{slug}"}`,
 		`cellplane_http_requests_total{code="404",method="GET",route="/v1/route/{slug}"}`,
-		`cellplane_http_requests_total{code="201",method="POST",route="/v1/orgs"}`,
+		`cellplane_http_requests_total{code="202",method="POST",route="/v1/orgs"}`,
 		`cellplane_http_request_duration_seconds_bucket{method="GET",route="/v1/route/{slug}",le="0.001"}`,
 		"cellplane_router_routes 1",
 		"cellplane_db_pool_total_conns",

@@ -125,29 +125,6 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// orgCreated is the answer to POST /v1/orgs: the org and where it was placed.
-type orgCreated struct {
-	*controlplane.Org
-	Placement *controlplane.Placement `json:"placement"`
-}
-
-func handleOrgCreate(orgs controlplane.OrgService, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var oc controlplane.OrgCreate
-		if err := decode(w, r, &oc); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		org, placement, err := orgs.CreateOrg(r.Context(), oc)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		w.Header().Set("Location", "/v1/orgs/"+org.Slug)
-		writeJSON(w, http.StatusCreated, orgCreated{Org: org, Placement: placement})
-	}
-}
-
 const (
 	defaultPageSize = 50
 	maxPageSize     = 500
@@ -221,33 +198,6 @@ func handleOrgGet(orgs controlplane.OrgService, log *slog.Logger) http.HandlerFu
 	}
 }
 
-func handleOrgUpdate(orgs controlplane.OrgService, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var upd controlplane.OrgUpdate
-		if err := decode(w, r, &upd); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		org, err := orgs.UpdateOrg(r.Context(), chi.URLParam(r, "slug"), upd)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, org)
-	}
-}
-
-func handleOrgDelete(orgs controlplane.OrgService, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		org, err := orgs.DeleteOrg(r.Context(), chi.URLParam(r, "slug"))
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, org)
-	}
-}
-
 func handleKeyCreate(keys controlplane.KeyService, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var kc controlplane.APIKeyCreate
@@ -290,23 +240,6 @@ func handleKeyDelete(keys controlplane.KeyService, log *slog.Logger) http.Handle
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
-func handleClusterCreate(clusters controlplane.ClusterService, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var cc controlplane.ClusterCreate
-		if err := decode(w, r, &cc); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		c, err := clusters.CreateCluster(r.Context(), cc)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		w.Header().Set("Location", "/v1/clusters/"+c.ID)
-		writeJSON(w, http.StatusCreated, c)
 	}
 }
 

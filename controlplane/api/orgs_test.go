@@ -256,14 +256,14 @@ func TestConcurrentCreatesOfOneSlug(t *testing.T) {
 			created, conflicts := 0, 0
 			for _, s := range statuses {
 				switch s {
-				case 201:
+				case 202:
 					created++
 				case 409:
 					conflicts++
 				}
 			}
 			if created != 1 || conflicts != n-1 {
-				t.Fatalf("statuses %v: want exactly one 201 and %d 409", statuses, n-1)
+				t.Fatalf("statuses %v: want exactly one 202 and %d 409", statuses, n-1)
 			}
 			var orgs, clusters int
 			_ = in.App.Pool.QueryRow(t.Context(), "SELECT count(*) FROM orgs WHERE slug = $1", slug).Scan(&orgs)
@@ -295,7 +295,7 @@ func TestConcurrentPlacementsNeverOverfillACell(t *testing.T) {
 	wg.Wait()
 	created := 0
 	for _, s := range statuses {
-		if s == 201 {
+		if s == 202 {
 			created++
 		} else if s != 409 {
 			t.Fatalf("status %d", s)
@@ -370,8 +370,8 @@ func TestGetUpdateDeleteOrg(t *testing.T) {
 	}
 
 	// PATCH: version, sizing, name change; the same cloud/region is no change.
-	upd := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.5.0", "sizing": "large", "name": "ACME Medical", "cloud": "local", "region": "local"}), 200).obj(t)
-	if upd["version"] != "1.5.0" || upd["sizing"] != "large" || upd["name"] != "ACME Medical" {
+	upd := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.5.0", "sizing": "large", "name": "ACME Medical", "cloud": "local", "region": "local"}), 202).obj(t)
+	if upd["version"] != "1.5.0" || upd["sizing"] != "large" || upd["name"] != "ACME Medical" || upd["operation"].(map[string]any)["kind"] != "upgrade" {
 		t.Fatalf("patch: %v", upd)
 	}
 	if got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).obj(t); got["version"] != "1.5.0" || got["updated_at"] == created["updated_at"] {
@@ -414,9 +414,8 @@ func TestGetUpdateDeleteOrg(t *testing.T) {
 		t.Fatalf("detail %q", p.Detail)
 	}
 	must(t, in.do("DELETE", "/v1/orgs/nope", adminKey, nil), 404)
-	// Its route shows it.
-	eventually(t, 2*time.Second, "route shows deleting", func() bool {
-		r := in.do("GET", "/v1/route/acme", "", nil)
-		return r.Status == 200 && r.obj(t)["status"] == "deleting"
+	// Only ready orgs are routed: its route is gone.
+	eventually(t, 2*time.Second, "route of a deleting org removed", func() bool {
+		return in.do("GET", "/v1/route/acme", "", nil).Status == 404
 	})
 }

@@ -36,17 +36,23 @@ func newRouter(d Deps, m *metrics) chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(d.Keys, d.AdminKey, log))
 
-		r.With(requireAdmin(log)).Post("/v1/orgs", handleOrgCreate(d.Orgs, log))
+		r.With(requireAdmin(log)).Post("/v1/orgs", handleOrgCreateOp(d.Operations, log))
 		r.With(requireAdmin(log)).Get("/v1/orgs", handleOrgList(d.Orgs, log))
 		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}", handleOrgGet(d.Orgs, log))
-		r.With(requireOrg(log, true)).Patch("/v1/orgs/{slug}", handleOrgUpdate(d.Orgs, log))
-		r.With(requireOrg(log, true)).Delete("/v1/orgs/{slug}", handleOrgDelete(d.Orgs, log))
+		r.With(requireOrg(log, true)).Patch("/v1/orgs/{slug}", handleOrgUpdateOp(d.Operations, log))
+		r.With(requireOrg(log, true)).Delete("/v1/orgs/{slug}", handleOrgDeleteOp(d.Operations, log))
+		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/operations", handleOrgOperations(d.Operations, log))
+
+		// Operations: an org key sees its own org's only (another's is not found).
+		r.Get("/v1/operations/{id}", handleOperationGet(d.Operations, log))
+		r.Get("/v1/operations/{id}/log", handleOperationLog(d.Operations, d.Stop, log))
+		r.With(requireAdmin(log)).Post("/v1/operations/{id}/cancel", handleOperationCancel(d.Operations, log))
 
 		r.With(requireOrg(log, false)).Post("/v1/orgs/{slug}/keys", handleKeyCreate(d.Keys, log))
 		r.With(requireOrg(log, false)).Get("/v1/orgs/{slug}/keys", handleKeyList(d.Keys, log))
 		r.With(requireOrg(log, false)).Delete("/v1/orgs/{slug}/keys/{id}", handleKeyDelete(d.Keys, log))
 
-		r.With(requireAdmin(log)).Post("/v1/clusters", handleClusterCreate(d.Clusters, log))
+		r.With(requireAdmin(log)).Post("/v1/clusters", handleClusterCreateOp(d.Operations, log))
 		r.With(requireAdmin(log)).Get("/v1/clusters", handleClusterList(d.Clusters, log))
 		r.With(requireAdmin(log)).Get("/v1/clusters/{id}", handleClusterGet(d.Clusters, log))
 

@@ -46,6 +46,11 @@ type Deps struct {
 	Sessions controlplane.SessionService
 	Usage    controlplane.UsageService
 	Webhooks controlplane.WebhookService
+	// Operations carries out org and cell changes (POST/PATCH/DELETE of orgs answer 202
+	// with the operation) and serves operations and their logs.
+	Operations controlplane.OperationService
+	// Stop is closed when the server shuts down: streaming answers (operation logs) end.
+	Stop <-chan struct{}
 }
 
 // NewServer returns the control plane's HTTP handler.

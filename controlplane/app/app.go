@@ -16,6 +16,7 @@ import (
 	"github.com/cellplane/cellplane/controlplane"
 	"github.com/cellplane/cellplane/controlplane/api"
 	"github.com/cellplane/cellplane/controlplane/costmodel"
+	"github.com/cellplane/cellplane/controlplane/jobs"
 	"github.com/cellplane/cellplane/controlplane/livekit"
 	"github.com/cellplane/cellplane/controlplane/postgres"
 	"github.com/cellplane/cellplane/controlplane/router"
@@ -43,6 +44,16 @@ type Config struct {
 	Log             *slog.Logger
 	// Prices is the cost model's price table (CELLPLANE_PRICES; the built-in one when nil).
 	Prices *costmodel.Table
+	// Jobs configures the operations queue. Jobs.Workers operations run at once in this
+	// instance (0: operations are recorded and queued for other instances to run), through
+	// Jobs.Provisioner (required with workers). Pool, Operations and Log are set by New.
+	Jobs jobs.Config
+	// OperationAttempts is how many runs an operation gets when it keeps failing
+	// transiently (default postgres.DefaultMaxAttempts).
+	OperationAttempts int
+	// JobsGrace is how long running operations may go on at shutdown before their engines
+	// are interrupted (they resume at the next start). Default 10s.
+	JobsGrace time.Duration
 }
 
 // MinAdminKeyLen is the shortest admin key accepted: it guards every admin route.
@@ -69,9 +80,9 @@ func (c Config) Validate() error {
 }
 
 // Migrations is every migration source serve and migrate apply: the control plane's own,
-// then cfg.Migrations.
+// the job queue's (River), then cfg.Migrations.
 func Migrations(cfg Config) []migrations.Source {
-	return append([]migrations.Source{migrations.Core()}, cfg.Migrations...)
+	return append([]migrations.Source{migrations.Core(), jobs.Migrations()}, cfg.Migrations...)
 }
 
 // App is one running instance of the control plane.
@@ -92,7 +103,12 @@ type App struct {
 	// the meter.
 	Sessions *livekit.Service
 	Usage    *postgres.UsageService
+	// Operations records org and cell changes as operations; Queue runs them (River).
+	Operations *postgres.OperationService
+	Queue      *jobs.Queue
 
+	jobsPool    *pgxpool.Pool
+	stop        chan struct{} // closed when shutdown begins: ends streaming answers
 	stopTracing func(context.Context) error
 }
 
@@ -154,6 +170,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
+	if err := a.newQueue(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.stop = make(chan struct{})
 	a.Handler = api.NewServer(api.Deps{
 		Orgs:     a.Orgs,
 		Clusters: a.Clusters,
@@ -171,6 +192,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Sessions: a.Sessions,
 		Usage:    a.Usage,
 		Webhooks: a.Sessions,
+
+		Operations: a.Operations,
+		Stop:       a.stop,
 	})
 	return a, nil
 }
@@ -195,6 +219,11 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	// Workers take operations only once the instance answers (a restart resumes the
+	// operations its predecessor left running).
+	if err := a.Queue.Start(ctx); err != nil {
+		return fmt.Errorf("operation workers: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	a.Log.Info("control plane serving", "addr", l.Addr().String(), "routes", a.Table.Len())
@@ -204,6 +233,10 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down", "grace", a.Config.ShutdownTimeout)
+	close(a.stop)
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); a.Queue.Stop(a.Config.JobsGrace) }()
+	defer func() { <-jobsDone }()
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -214,6 +247,9 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 
 // Close releases the pool and flushes traces.
 func (a *App) Close() {
+	if a.jobsPool != nil {
+		a.jobsPool.Close()
+	}
 	if a.Pool != nil {
 		a.Pool.Close()
 	}

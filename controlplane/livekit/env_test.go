@@ -134,7 +134,12 @@ func (e *env) org(slug string) string {
 func (e *env) orgIn(slug, cloud, region string) string {
 	e.t.Helper()
 	must(e.t, e.do("POST", "/v1/orgs", adminKey, map[string]any{"slug": slug, "name": "Org " + slug, "tier": "shared",
-		"cloud": cloud, "region": region, "version": "1.4.5", "sizing": "small"}), 201)
+		"cloud": cloud, "region": region, "version": "1.4.5", "sizing": "small"}), 202)
+	// These tests run no provisioning workers: mark the org ready, as its onboard
+	// operation would (only ready orgs are routed, and sessions follow the route).
+	if _, err := e.App.Pool.Exec(context.Background(), "UPDATE orgs SET status = 'ready' WHERE slug = $1", slug); err != nil {
+		e.t.Fatal(err)
+	}
 	var k struct {
 		Key string `json:"key"`
 	}

@@ -23,7 +23,7 @@ func NewClusterService(db *DB) *ClusterService { return &ClusterService{db: db} 
 const clusterColumns = `c.id, c.name, c.cloud, c.region, c.kind, c.api_url, c.livekit_url, c.livekit_version,
 	c.livekit_api_key, c.capacity, c.status, c.stack, c.created_at, c.updated_at`
 
-const orgCount = `(SELECT count(*) FROM orgs WHERE orgs.cluster_id = c.id)`
+const orgCount = `(SELECT count(*) FROM orgs WHERE orgs.cluster_id = c.id AND orgs.status <> 'deleted')`
 
 func scanCluster(row pgx.Row) (*controlplane.Cluster, error) {
 	var c controlplane.Cluster
@@ -66,7 +66,7 @@ func (s *ClusterService) CreateCluster(ctx context.Context, cc controlplane.Clus
 	if status == "" {
 		status = controlplane.ClusterActive
 	}
-	c, err := scanCluster(s.db.Pool.QueryRow(ctx, `INSERT INTO clusters AS c (id, name, cloud, region, kind, api_url, livekit_url,
+	c, err := scanCluster(s.db.q(ctx).QueryRow(ctx, `INSERT INTO clusters AS c (id, name, cloud, region, kind, api_url, livekit_url,
 			livekit_version, livekit_api_key, livekit_api_secret_sealed, capacity, status, stack)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		RETURNING `+clusterColumns+`, 0`,

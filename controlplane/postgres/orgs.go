@@ -51,7 +51,7 @@ func (s *OrgService) CreateOrg(ctx context.Context, oc controlplane.OrgCreate) (
 	if controlplane.OrgScope(ctx) != "" {
 		return nil, nil, controlplane.Errorf(controlplane.EFORBIDDEN, "creating orgs requires the admin key")
 	}
-	tx, err := s.db.Pool.Begin(ctx)
+	tx, err := s.db.begin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,7 +61,7 @@ func (s *OrgService) CreateOrg(ctx context.Context, oc controlplane.OrgCreate) (
 		return nil, nil, err
 	}
 	var exists bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM orgs WHERE slug = $1)", oc.Slug).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM orgs WHERE slug = $1 AND status <> 'deleted')", oc.Slug).Scan(&exists); err != nil {
 		return nil, nil, err
 	}
 	if exists {
@@ -140,7 +140,7 @@ func placeShared(ctx context.Context, tx pgx.Tx, oc controlplane.OrgCreate) (*co
 		ids[i] = uuid.MustParse(c.ID)
 	}
 	// Counted after the locks were taken: this statement sees every committed placement.
-	rows, err = tx.Query(ctx, "SELECT cluster_id, count(*) FROM orgs WHERE cluster_id = ANY($1) GROUP BY cluster_id", ids)
+	rows, err = tx.Query(ctx, "SELECT cluster_id, count(*) FROM orgs WHERE cluster_id = ANY($1) AND status <> 'deleted' GROUP BY cluster_id", ids)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +190,8 @@ func placeShared(ctx context.Context, tx pgx.Tx, oc controlplane.OrgCreate) (*co
 
 // FindOrgBySlug returns the org, or ENOTFOUND (also for an org outside the caller's scope).
 func (s *OrgService) FindOrgBySlug(ctx context.Context, slug string) (*controlplane.Org, error) {
-	org, err := scanOrg(s.db.Pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o
-		WHERE o.slug = $1 AND ($2::uuid IS NULL OR o.id = $2)`, slug, scope(ctx)))
+	org, err := scanOrg(s.db.q(ctx).QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o
+		WHERE o.slug = $1 AND o.status <> 'deleted' AND ($2::uuid IS NULL OR o.id = $2)`, slug, scope(ctx)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, orgNotFound(slug)
 	}
@@ -204,7 +204,7 @@ func (s *OrgService) FindOrgs(ctx context.Context, f controlplane.OrgFilter) ([]
 		f.Limit = 50
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+orgColumns+` FROM orgs o
-		WHERE o.slug > $1 AND ($2::uuid IS NULL OR o.id = $2)
+		WHERE o.slug > $1 AND o.status <> 'deleted' AND ($2::uuid IS NULL OR o.id = $2)
 		ORDER BY o.slug LIMIT $3`, f.After, scope(ctx), f.Limit+1)
 	if err != nil {
 		return nil, false, err
@@ -223,13 +223,13 @@ func (s *OrgService) FindOrgs(ctx context.Context, f controlplane.OrgFilter) ([]
 // UpdateOrg changes name, version and sizing. Cloud, region, tier and slug never change:
 // an attempt is refused naming the field (an equal value is not a change).
 func (s *OrgService) UpdateOrg(ctx context.Context, slug string, upd controlplane.OrgUpdate) (*controlplane.Org, error) {
-	tx, err := s.db.Pool.Begin(ctx)
+	tx, err := s.db.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer rollback(ctx, tx)
 	org, err := scanOrg(tx.QueryRow(ctx, `SELECT `+orgColumns+` FROM orgs o
-		WHERE o.slug = $1 AND ($2::uuid IS NULL OR o.id = $2) FOR UPDATE`, slug, scope(ctx)))
+		WHERE o.slug = $1 AND o.status <> 'deleted' AND ($2::uuid IS NULL OR o.id = $2) FOR UPDATE`, slug, scope(ctx)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, orgNotFound(slug)
 	} else if err != nil {
@@ -278,10 +278,10 @@ func (s *OrgService) UpdateOrg(ctx context.Context, slug string, upd controlplan
 // DeleteOrg marks the org for teardown. Marking an org that is already being deleted is
 // not an error (DELETE is idempotent).
 func (s *OrgService) DeleteOrg(ctx context.Context, slug string) (*controlplane.Org, error) {
-	org, err := scanOrg(s.db.Pool.QueryRow(ctx, `UPDATE orgs o
+	org, err := scanOrg(s.db.q(ctx).QueryRow(ctx, `UPDATE orgs o
 		SET status = 'deleting', status_reason = 'marked for teardown',
 		    updated_at = CASE WHEN o.status = 'deleting' THEN o.updated_at ELSE now() END
-		WHERE o.slug = $1 AND ($2::uuid IS NULL OR o.id = $2)
+		WHERE o.slug = $1 AND o.status <> 'deleted' AND ($2::uuid IS NULL OR o.id = $2)
 		RETURNING `+orgColumns, slug, scope(ctx)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, orgNotFound(slug)

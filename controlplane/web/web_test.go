@@ -91,7 +91,7 @@ func (s *server) seed(prefix string) []string {
 	}, http.StatusCreated)
 	org := func(slug, tier, cloud, region, version string) string {
 		s.admin("POST", "/v1/orgs", map[string]any{"slug": slug, "name": "Org " + slug, "tier": tier, "cloud": cloud,
-			"region": region, "version": version, "sizing": "medium", "requirements": map[string]string{}}, http.StatusCreated)
+			"region": region, "version": version, "sizing": "medium", "requirements": map[string]string{}}, http.StatusAccepted)
 		return slug
 	}
 	return []string{

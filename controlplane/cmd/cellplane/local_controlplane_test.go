@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/controlplane/localcell"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestLocalUpStartsTheControlPlane runs the `local up` hook against a real Postgres: the
@@ -88,8 +89,13 @@ func TestLocalUpStartsTheControlPlane(t *testing.T) {
 	}
 	s, m := call("POST", "/v1/orgs", key, map[string]any{"slug": "st-marys", "name": "St Mary's", "tier": "shared",
 		"cloud": "local", "region": "local", "version": "1.4.5", "sizing": "small"})
-	if s != 201 || m["placement"].(map[string]any)["cluster"].(map[string]any)["name"] != "cell-local-local-1" {
+	if s != 202 || m["placement"].(map[string]any)["cluster"].(map[string]any)["name"] != "cell-local-local-1" {
 		t.Fatalf("create org: %d %v", s, m)
+	}
+	// The in-process control plane of this test runs no provisioning workers: mark the
+	// org ready, as its onboard operation would (only ready orgs are routed).
+	if err := markReady(pg.URL("cellplane"), "st-marys"); err != nil {
+		t.Fatal(err)
 	}
 	s, k := call("POST", "/v1/orgs/st-marys/keys", key, map[string]any{"name": "web"})
 	if s != 201 {
@@ -128,4 +134,16 @@ func TestLocalUpStartsTheControlPlane(t *testing.T) {
 	if s, _ := call("GET", "/v1/orgs/st-marys", key, nil); s != 200 {
 		t.Fatalf("org after restart: %d", s)
 	}
+}
+
+// markReady sets an org's status to ready, as a finished onboard operation does.
+func markReady(databaseURL, slug string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "UPDATE orgs SET status = 'ready' WHERE slug = $1", slug)
+	return err
 }
