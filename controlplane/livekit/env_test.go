@@ -133,12 +133,32 @@ func (e *env) org(slug string) string {
 
 func (e *env) orgIn(slug, cloud, region string) string {
 	e.t.Helper()
-	must(e.t, e.do("POST", "/v1/orgs", adminKey, map[string]any{"slug": slug, "name": "Org " + slug, "tier": "shared",
-		"cloud": cloud, "region": region, "version": "1.4.5", "sizing": "small"}), 202)
+	key := e.provisioningOrg(slug, cloud, region)
 	// These tests run no provisioning workers: mark the org ready, as its onboard
 	// operation would (only ready orgs are routed, and sessions follow the route).
-	if _, err := e.App.Pool.Exec(context.Background(), "UPDATE orgs SET status = 'ready' WHERE slug = $1", slug); err != nil {
+	if _, err := e.App.Pool.Exec(context.Background(), `UPDATE orgs SET status = 'ready' WHERE slug = $1 AND status = 'provisioning'`, slug); err != nil {
 		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if r, ok := e.App.Table.Lookup(slug); ok && r.Route.Status == "ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the route of %s did not reach the router table", slug)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return key
+}
+
+// provisioningOrg creates an org (its onboarding still to run) and returns a key of it.
+func (e *env) provisioningOrg(slug, cloud, region string) string {
+	e.t.Helper()
+	r := e.do("POST", "/v1/orgs", adminKey, map[string]any{"slug": slug, "name": "Org " + slug, "tier": "shared",
+		"cloud": cloud, "region": region, "version": "1.4.5", "sizing": "small"})
+	if r.Status != http.StatusCreated && r.Status != http.StatusAccepted {
+		e.t.Fatalf("create org %s: %d %s", slug, r.Status, r.Body)
 	}
 	var k struct {
 		Key string `json:"key"`

@@ -39,9 +39,9 @@ func (s *Service) targetFor(ctx context.Context, slug string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch oc.OrgStatus {
-	case controlplane.OrgDeleting, controlplane.OrgFailed:
-		return nil, controlplane.Errorf(controlplane.ECONFLICT, "org %q is %s: it cannot start sessions", slug, oc.OrgStatus)
+	if oc.OrgStatus != controlplane.OrgReady {
+		// Only a ready org has a route: its onboarding built what its sessions run on.
+		return nil, controlplane.Errorf(controlplane.ECONFLICT, "org %q is %s, not ready: sessions start once its onboarding has finished", slug, oc.OrgStatus)
 	}
 	if oc.ClusterCloud != oc.OrgCloud || oc.ClusterRegion != oc.OrgRegion {
 		return nil, controlplane.Errorf(controlplane.EINTERNAL, "org %s is placed on cluster %s in %s/%s, outside its own %s/%s",

@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/controlplane/livekit"
 	"github.com/cellplane/cellplane/controlplane/localcell"
 	"github.com/google/uuid"
 	"github.com/livekit/protocol/auth"
@@ -622,8 +624,14 @@ func TestSessionRequestValidation(t *testing.T) {
 	if n := e.dbInt(`SELECT count(*) FROM sessions`); n != 0 {
 		t.Errorf("%d sessions after refused requests", n)
 	}
-	// An org whose placement was torn down cannot start sessions.
-	must(t, e.do("DELETE", "/v1/orgs/acme", adminKey, nil), 202)
+	// Only a ready org starts sessions: not one still being onboarded, nor one being torn down.
+	provKey := e.provisioningOrg("fresh", "local", "local")
+	if p := e.do("POST", "/v1/orgs/fresh/sessions", provKey, map[string]any{"scenario": "s", "participants": []any{ok}}).problem(t); p.Status != 409 || !strings.Contains(p.Detail, "not ready") {
+		t.Errorf("session of an org being onboarded: %+v", p)
+	}
+	if r := e.do("DELETE", "/v1/orgs/acme", adminKey, nil); r.Status != 202 && r.Status != 200 {
+		t.Fatalf("delete org: %d %s", r.Status, r.Body)
+	}
 	if p := e.do("POST", path, key, map[string]any{"scenario": "s", "participants": []any{ok}}).problem(t); p.Status != 409 {
 		t.Errorf("session of a deleting org: %+v", p)
 	}
@@ -939,4 +947,49 @@ func TestSIGTERMOnTheHostingNode(t *testing.T) {
 	if u := e.usage("acme", key); u.ParticipantSeconds != int64(l1.Sub(j1)/time.Second)+t2 || u.Sessions != 2 {
 		t.Errorf("usage %ds over %d sessions; the stays sum to %ds", u.ParticipantSeconds, u.Sessions, int64(l1.Sub(j1)/time.Second)+t2)
 	}
+}
+
+// TestJoin is what `cellplane join` does with a session's URL and token.
+func TestJoin(t *testing.T) {
+	requireNonLoopbackInterface(t)
+	e := newEnv(t)
+	key := e.org("acme")
+	s := e.createSession("acme", key, part{"t1", "trainee"}, part{"i1", "instructor"})
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- livekit.Join(ctx, s.LiveKitURL, s.token(t, "t1"), &out) }()
+	waitUntil(t, 15*time.Second, "t1 joined through Join", func() bool { return slices.Equal(identities(e.participants(s.Room)), []string{"t1"}) })
+	join(t, s.LiveKitURL, s.token(t, "i1"), nil)
+	waitUntil(t, 15*time.Second, "Join reports the instructor", func() bool { return strings.Contains(out.String(), "+ i1 joined (instructor)") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "joined room "+s.Room+" as t1 (trainee)\n") || !strings.Contains(got, "left room "+s.Room) {
+		t.Errorf("Join printed:\n%s", got)
+	}
+	waitUntil(t, 15*time.Second, "t1 gone", func() bool { return !slices.Contains(identities(e.participants(s.Room)), "t1") })
+	// A token that does not verify is refused.
+	if err := livekit.Join(context.Background(), s.LiveKitURL, tamper(t, s.token(t, "t1"), "t1", "t7"), &out); err == nil {
+		t.Error("Join with a tampered token succeeded")
+	}
+	must(t, e.do("POST", "/v1/orgs/acme/sessions/"+s.ID+"/end", key, nil), 200)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

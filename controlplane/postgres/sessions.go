@@ -39,7 +39,7 @@ func (s *SessionStore) OrgCluster(ctx context.Context, slug string) (*OrgCluster
 	var orgID, clusterID uuid.UUID
 	err := s.db.Pool.QueryRow(ctx, `SELECT o.id, o.slug, o.status, o.cloud, o.region, c.id, c.name, c.cloud, c.region, c.status, c.livekit_url
 		FROM orgs o JOIN clusters c ON c.id = o.cluster_id
-		WHERE o.slug = $1 AND ($2::uuid IS NULL OR o.id = $2)`, slug, scope(ctx)).
+		WHERE o.slug = $1 AND o.status <> 'deleted' AND ($2::uuid IS NULL OR o.id = $2)`, slug, scope(ctx)).
 		Scan(&orgID, &oc.OrgSlug, &oc.OrgStatus, &oc.OrgCloud, &oc.OrgRegion, &clusterID, &oc.ClusterName, &oc.ClusterCloud,
 			&oc.ClusterRegion, &oc.ClusterStatus, &oc.LiveKitURL)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -113,7 +113,7 @@ func (s *SessionStore) FindSession(ctx context.Context, orgSlug, id string) (*co
 		return nil, controlplane.SessionNotFound(id)
 	}
 	ss, err := scanSession(s.db.Pool.QueryRow(ctx, `SELECT `+sessionColumns+sessionFrom+`
-		WHERE s.id = $1 AND o.slug = $2 AND ($3::uuid IS NULL OR s.org_id = $3)`, uuid.MustParse(id), orgSlug, scope(ctx)))
+		WHERE s.id = $1 AND o.slug = $2 AND o.status <> 'deleted' AND ($3::uuid IS NULL OR s.org_id = $3)`, uuid.MustParse(id), orgSlug, scope(ctx)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, controlplane.SessionNotFound(id)
 	} else if err != nil {

@@ -24,90 +24,79 @@ func NewUsageService(db *DB) *UsageService { return &UsageService{db: db, now: t
 // OrgUsage returns the usage of one org in the caller's scope.
 func (s *UsageService) OrgUsage(ctx context.Context, orgSlug string, p controlplane.UsagePeriod) (*controlplane.Usage, error) {
 	var orgID uuid.UUID
-	err := s.db.Pool.QueryRow(ctx, `SELECT id FROM orgs WHERE slug = $1 AND ($2::uuid IS NULL OR id = $2)`, orgSlug, scope(ctx)).Scan(&orgID)
+	err := s.db.Pool.QueryRow(ctx, `SELECT id FROM orgs WHERE slug = $1 AND status <> 'deleted' AND ($2::uuid IS NULL OR id = $2)`,
+		orgSlug, scope(ctx)).Scan(&orgID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, orgNotFound(orgSlug)
 	} else if err != nil {
 		return nil, err
 	}
-	all, err := s.usage(ctx, &orgID, p)
+	list, err := s.usage(ctx, &orgID, p)
 	if err != nil {
 		return nil, err
 	}
-	return all[orgSlug], nil
+	return list[0], nil
 }
 
-// AllUsage returns the usage of every org, by slug (admin only).
+// AllUsage returns the usage of every org, by slug (admin only). An org torn down keeps
+// its usage: it is listed when it has any in the period.
 func (s *UsageService) AllUsage(ctx context.Context, p controlplane.UsagePeriod) ([]*controlplane.Usage, error) {
 	if controlplane.OrgScope(ctx) != "" {
 		return nil, controlplane.Errorf(controlplane.EFORBIDDEN, "usage of all orgs requires the admin key")
 	}
-	all, err := s.usage(ctx, nil, p)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT slug FROM orgs ORDER BY slug`)
-	if err != nil {
-		return nil, err
-	}
-	slugs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*controlplane.Usage, 0, len(slugs))
-	for _, slug := range slugs {
-		if u := all[slug]; u != nil {
-			out = append(out, u)
-		}
-	}
-	return out, nil
+	return s.usage(ctx, nil, p)
 }
 
 // usage reads the sessions created and the presences overlapping p, of one org or all,
-// in one snapshot, and summarises them per org.
-func (s *UsageService) usage(ctx context.Context, orgID *uuid.UUID, p controlplane.UsagePeriod) (map[string]*controlplane.Usage, error) {
+// in one snapshot, and summarises them per org (by id: a slug may have been reused).
+func (s *UsageService) usage(ctx context.Context, orgID *uuid.UUID, p controlplane.UsagePeriod) ([]*controlplane.Usage, error) {
 	now := s.now()
-	created := map[string][]time.Time{}
-	presences := map[string][]controlplane.Presence{}
-	slugs := map[string]bool{}
+	type org struct {
+		id      uuid.UUID
+		slug    string
+		deleted bool
+	}
+	var orgs []org
+	created := map[uuid.UUID][]time.Time{}
+	presences := map[uuid.UUID][]controlplane.Presence{}
 	err := pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT slug FROM orgs WHERE $1::uuid IS NULL OR id = $1`, orgID)
+		rows, err := tx.Query(ctx, `SELECT id, slug, status = 'deleted' FROM orgs WHERE $1::uuid IS NULL OR id = $1 ORDER BY slug, created_at`, orgID)
 		if err != nil {
 			return err
 		}
-		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, slug := range list {
-			slugs[slug] = true
-		}
-		rows, err = tx.Query(ctx, `SELECT o.slug, s.created_at FROM sessions s JOIN orgs o ON o.id = s.org_id
-			WHERE ($1::uuid IS NULL OR s.org_id = $1) AND s.created_at >= $2 AND s.created_at < $3`, orgID, p.From, p.To)
-		if err != nil {
-			return err
-		}
-		var slug string
-		var at time.Time
-		if _, err := pgx.ForEachRow(rows, []any{&slug, &at}, func() error {
-			created[slug] = append(created[slug], at)
+		var o org
+		if _, err := pgx.ForEachRow(rows, []any{&o.id, &o.slug, &o.deleted}, func() error {
+			orgs = append(orgs, o)
 			return nil
 		}); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT o.slug, pp.joined_at, pp.left_at FROM participant_presence pp JOIN orgs o ON o.id = pp.org_id
-			WHERE ($1::uuid IS NULL OR pp.org_id = $1) AND pp.joined_at < $3 AND (pp.left_at IS NULL OR pp.left_at > $2)`, orgID, p.From, p.To)
+		var id uuid.UUID
+		var at time.Time
+		rows, err = tx.Query(ctx, `SELECT org_id, created_at FROM sessions
+			WHERE ($1::uuid IS NULL OR org_id = $1) AND created_at >= $2 AND created_at < $3`, orgID, p.From, p.To)
+		if err != nil {
+			return err
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+			created[id] = append(created[id], at)
+			return nil
+		}); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT org_id, joined_at, left_at FROM participant_presence
+			WHERE ($1::uuid IS NULL OR org_id = $1) AND joined_at < $3 AND (left_at IS NULL OR left_at > $2)`, orgID, p.From, p.To)
 		if err != nil {
 			return err
 		}
 		var pr controlplane.Presence
-		_, err = pgx.ForEachRow(rows, []any{&slug, &pr.Joined, &pr.Left}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&id, &pr.Joined, &pr.Left}, func() error {
 			cp := controlplane.Presence{Joined: pr.Joined}
 			if pr.Left != nil {
 				left := *pr.Left
 				cp.Left = &left
 			}
-			presences[slug] = append(presences[slug], cp)
+			presences[id] = append(presences[id], cp)
 			return nil
 		})
 		return err
@@ -115,9 +104,16 @@ func (s *UsageService) usage(ctx context.Context, orgID *uuid.UUID, p controlpla
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*controlplane.Usage, len(slugs))
-	for slug := range slugs {
-		out[slug] = controlplane.SummarizeUsage(slug, p, now, created[slug], presences[slug])
+	out := make([]*controlplane.Usage, 0, len(orgs))
+	for _, o := range orgs {
+		u := controlplane.SummarizeUsage(o.slug, p, now, created[o.id], presences[o.id])
+		if o.deleted && orgID == nil && u.Sessions == 0 && u.ParticipantSeconds == 0 {
+			continue
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 && orgID != nil {
+		return nil, controlplane.Errorf(controlplane.ENOTFOUND, "org not found")
 	}
 	return out, nil
 }

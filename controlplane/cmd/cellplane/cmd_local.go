@@ -58,7 +58,7 @@ func localUp(ctx context.Context, e env, args []string) error {
 	apiPort := fs.Int("apiserver-port", 0, "kube-apiserver port on 127.0.0.1 (0: any free port)")
 	lkPort := fs.Int("livekit-port", 0, "first LiveKit node's port on 127.0.0.1 (0: any free port)")
 	pgPort := fs.Int("postgres-port", 0, "Postgres port on 127.0.0.1 (0: any free port)")
-	webhook := fs.String("webhook-url", envOr(e, "CELLPLANE_LIVEKIT_WEBHOOK_URL", ""), "URL the LiveKit nodes send webhooks to [CELLPLANE_LIVEKIT_WEBHOOK_URL]")
+	webhook := fs.String("webhook-url", envOr(e, "CELLPLANE_LIVEKIT_WEBHOOK_URL", defaultLocalWebhookURL(e)), "URL the LiveKit nodes send webhooks to [CELLPLANE_LIVEKIT_WEBHOOK_URL]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func startLocalControlPlane(ctx context.Context, e env, cell *localcell.Running,
 	}
 	l, err := net.Listen("tcp", envOr(e, "CELLPLANE_LISTEN", "127.0.0.1:8080"))
 	if err != nil {
-		logf("control plane: %v; taking any free port", err)
+		logf("control plane: %v; taking any free port (LiveKit's webhooks, unless --webhook-url says otherwise, go to %s)", err, defaultLocalWebhookURL(e))
 		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, err
 		}
