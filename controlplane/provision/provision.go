@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -67,6 +68,9 @@ type Options struct {
 	Program pulumi.RunFunc
 	// Env is added to the environment of the pulumi CLI.
 	Env map[string]string
+	// Timings, when set, is told how long the engine itself took for each up, refresh and
+	// destroy (from the update's own start and end), apart from the runner's setup.
+	Timings func(stack string, op Op, engine time.Duration)
 }
 
 // Runner runs stacks. It is safe for concurrent use on different stacks.
@@ -192,6 +196,7 @@ func (r *Runner) Up(ctx context.Context, run controlplane.StackRun) (*controlpla
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	r.timing(run.Stack, OpUp, res.Summary)
 	out := &controlplane.StackResult{Summary: changes(res.Summary.ResourceChanges), Outputs: outputs(res.Outputs)}
 	if err := r.applyRedisACL(ctx, run, out.Outputs); err != nil {
 		return out, err
@@ -230,6 +235,7 @@ func (r *Runner) Refresh(ctx context.Context, run controlplane.StackRun) (*contr
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	r.timing(run.Stack, OpRefresh, res.Summary)
 	outs, _ := st.Outputs(ctx)
 	return &controlplane.StackResult{Summary: changes(res.Summary.ResourceChanges), Outputs: outputs(outs)}, nil
 }
@@ -259,6 +265,7 @@ func (r *Runner) Destroy(ctx context.Context, run controlplane.StackRun) (*contr
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	r.timing(run.Stack, OpDestroy, res.Summary)
 	out := &controlplane.StackResult{Summary: changes(res.Summary.ResourceChanges), Outputs: map[string]controlplane.StackOutput{}}
 	if err := r.deleteRedisACL(ctx, run, outputs(before)); err != nil {
 		return out, err
@@ -420,6 +427,18 @@ func randomSecret() string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// timing reports the engine's own duration of an update to Options.Timings.
+func (r *Runner) timing(stack string, op Op, sum auto.UpdateSummary) {
+	if r.o.Timings == nil || sum.EndTime == nil {
+		return
+	}
+	start, err1 := time.Parse(time.RFC3339, sum.StartTime)
+	end, err2 := time.Parse(time.RFC3339, *sum.EndTime)
+	if err1 == nil && err2 == nil {
+		r.o.Timings(stack, op, end.Sub(start))
+	}
 }
 
 func logOf(run controlplane.StackRun) io.Writer {
