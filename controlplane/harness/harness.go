@@ -156,3 +156,10 @@ func Cell(t testing.TB) *localcell.Running {
 	}
 	return cell
 }
+
+// StateDir returns a directory named name for this test binary's state (Pulumi backends,
+// workspaces), created on first use and removed when the test binary ends.
+func StateDir(t testing.TB, name string) string {
+	t.Helper()
+	return stateDir(t, name)
+}

@@ -21,7 +21,8 @@ answers on --listen until SIGTERM or Ctrl-C, then drains in-flight requests.
 Secrets come from the environment only (never flags, which other users can see):
   CELLPLANE_ADMIN_KEY   the admin API key (at least 24 characters)
   CELLPLANE_MASTER_KEY  32 random bytes, base64: seals cluster secrets at rest
-  OTEL_EXPORTER_OTLP_ENDPOINT  when set, traces are exported through OTLP`
+  OTEL_EXPORTER_OTLP_ENDPOINT  when set, traces are exported through OTLP
+  PULUMI_CONFIG_PASSPHRASE     encrypts stack secrets (see Provisioning)`+workersUsage
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", serveUsage)
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	logFormat := fs.String("log-format", envOr(e, "CELLPLANE_LOG_FORMAT", "json"), "log format: json or text [CELLPLANE_LOG_FORMAT]")
 	logLevel := fs.String("log-level", envOr(e, "CELLPLANE_LOG_LEVEL", "info"), "log level: debug, info, warn or error [CELLPLANE_LOG_LEVEL]")
 	prices := fs.String("prices", envOr(e, "CELLPLANE_PRICES", ""), "cost model price table replacing the built-in one [CELLPLANE_PRICES]")
+	wf := addWorkerFlags(fs, e)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +59,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return exitError{code: 2, err: err}
+	}
+	if cfg.Jobs, cfg.OperationAttempts, err = wf.config(e); err != nil {
+		return err
 	}
 	return app.Run(ctx, cfg)
 }

@@ -123,7 +123,9 @@ func serveChild(exe string, cell *localcell.Running, keys localKeys, addr, logFi
 		return nil, err
 	}
 	defer f.Close()
-	cmd := exec.Command(exe, "serve", "--listen", addr, "--log-format", "json")
+	// Its provisioning workers keep their stacks in the cell's state directory (where
+	// `cellplane stack` looks too) and adopt this cell.
+	cmd := exec.Command(exe, "serve", "--listen", addr, "--log-format", "json", "--state", cell.Dir, "--local-cell", cell.Dir)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+cell.Postgres.DatabaseURL,
 		"CELLPLANE_ADMIN_KEY="+keys.AdminKey, "CELLPLANE_MASTER_KEY="+keys.MasterKey)
 	cmd.Stdout, cmd.Stderr = f, f

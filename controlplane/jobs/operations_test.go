@@ -1,0 +1,270 @@
+package jobs_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cellplane/cellplane/controlplane"
+	"github.com/cellplane/cellplane/controlplane/localcell"
+)
+
+// TestSignupToReady: POST /v1/orgs of a tier B org on the local cell answers 202 with its
+// onboard operation; a worker runs the real engine on tenant-<slug>; the org turns ready
+// with its namespace and Deployments in the cell, and the router serves its route. The log
+// is followed (Server-Sent Events) while the operation runs.
+func TestSignupToReady(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+	id := p.createOrg("signup", "1.4.5")
+	if s, r := p.route("signup"); s != 404 {
+		t.Fatalf("a provisioning org is routed: %d %v", s, r)
+	}
+
+	type followed struct {
+		lines []string
+		end   map[string]string
+		err   error
+	}
+	logc := make(chan followed, 1)
+	go func() { l, e, err := p.followLog(id); logc <- followed{l, e, err} }()
+
+	op := p.mustSucceed(id)
+	if op.Attempts != 1 || op.Summary["create"] == 0 || op.Outputs["namespace"] != "org-signup" || op.StartedAt == nil || op.FinishedAt == nil {
+		t.Fatalf("operation %+v", op)
+	}
+	if org := p.org("signup"); org["status"] != controlplane.OrgReady || org["status_reason"] != nil {
+		t.Fatalf("org %v", org)
+	}
+	p.checkRelease("signup", "1.4.5")
+
+	var route map[string]any
+	eventually(t, 2*time.Second, "route served", func() bool {
+		var s int
+		s, route = p.route("signup")
+		return s == 200
+	})
+	if route["livekit_url"] != p.Cell.LiveKitURL() || route["api_url"] != p.URL || route["status"] != "ready" || route["region"] != "local" {
+		t.Fatalf("route %v", route)
+	}
+
+	f := <-logc
+	if f.err != nil {
+		t.Fatal(f.err)
+	}
+	text := strings.Join(f.lines, "\n")
+	for _, want := range []string{"onboard of stack tenant-signup queued", "attempt 1 of", "kubernetes:core/v1:Namespace", "onboard succeeded"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the followed log lacks %q:\n%s", want, text)
+		}
+	}
+	if f.end["state"] != "succeeded" {
+		t.Fatalf("end event %v", f.end)
+	}
+	// The plain log holds the same lines.
+	if plain := p.log(id); !strings.Contains(plain, "onboard succeeded") {
+		t.Fatalf("plain log:\n%s", plain)
+	}
+
+	// The org's operations, newest first, for the admin and for the org's own key.
+	s, m := p.do("POST", "/v1/orgs/signup/keys", adminKey, map[string]any{"name": "ops"})
+	if s != 201 {
+		t.Fatalf("key: %d %v", s, m)
+	}
+	key := m["key"].(string)
+	s, m = p.do("GET", "/v1/orgs/signup/operations", key, nil)
+	if ops, _ := m["operations"].([]any); s != 200 || len(ops) != 1 || ops[0].(map[string]any)["id"] != id {
+		t.Fatalf("operations: %d %v", s, m)
+	}
+	if s, _ := p.do("GET", "/v1/operations/"+id, key, nil); s != 200 {
+		t.Fatalf("the org's own operation with its key: %d", s)
+	}
+}
+
+// namespaceObjects returns kind/name -> resourceVersion of the objects an org's release
+// keeps in its namespace.
+func (p *plane) namespaceObjects(ns string) map[string]string {
+	p.t.Helper()
+	out := map[string]string{}
+	for _, k := range []struct{ api, kind string }{
+		{"/api/v1", "secrets"}, {"/api/v1", "services"}, {"/api/v1", "serviceaccounts"}, {"/api/v1", "resourcequotas"},
+		{"/api/v1", "limitranges"}, {"/apis/apps/v1", "deployments"}, {"/apis/networking.k8s.io/v1", "networkpolicies"},
+		{"/apis/rbac.authorization.k8s.io/v1", "roles"}, {"/apis/rbac.authorization.k8s.io/v1", "rolebindings"},
+		{"/apis/autoscaling/v2", "horizontalpodautoscalers"}, {"/apis/policy/v1", "poddisruptionbudgets"},
+	} {
+		var list localcell.List
+		if err := p.Kube.Do(context.Background(), "GET", k.api+"/namespaces/"+ns+"/"+k.kind, nil, &list); err != nil {
+			p.t.Fatal(err)
+		}
+		for _, o := range list.Items {
+			out[k.kind+"/"+o.Metadata.Name] = o.Metadata.ResourceVersion
+		}
+	}
+	var nsObj localcell.Object
+	if err := p.Kube.Do(context.Background(), "GET", "/api/v1/namespaces/"+ns, nil, &nsObj); err != nil {
+		p.t.Fatal(err)
+	}
+	out["namespace/"+ns] = nsObj.Metadata.ResourceVersion
+	return out
+}
+
+// TestUpgradeRollsOnlyItsRelease: a version change of one tier B org rolls its own
+// Deployments to the new version; every object of the other tenant of the cell is
+// untouched (same resourceVersions).
+func TestUpgradeRollsOnlyItsRelease(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 4})
+	a, b := p.createOrg("roll-a", "1.4.5"), p.createOrg("roll-b", "1.4.5")
+	p.mustSucceed(a)
+	p.mustSucceed(b)
+	beforeA := p.checkRelease("roll-a", "1.4.5")
+	p.checkRelease("roll-b", "1.4.5")
+	otherBefore := p.namespaceObjects("org-roll-b")
+
+	op := p.mustSucceed(p.patch("roll-a", map[string]any{"version": "1.5.0"}))
+	if op.Kind != controlplane.OpUpgrade || op.Params["version"] != "1.5.0" || op.Params["previous_version"] != "1.4.5" || op.Summary["update"] == 0 || op.Summary["create"] != 0 {
+		t.Fatalf("upgrade %+v", op)
+	}
+	if org := p.org("roll-a"); org["version"] != "1.5.0" || org["status"] != "ready" {
+		t.Fatalf("org %v", org)
+	}
+	afterA := p.checkRelease("roll-a", "1.5.0")
+	for name, d := range afterA {
+		if d.ResourceVersion == beforeA[name].ResourceVersion {
+			t.Errorf("roll-a/%s did not roll", name)
+		}
+	}
+	otherAfter := p.namespaceObjects("org-roll-b")
+	if len(otherAfter) != len(otherBefore) || len(otherBefore) < 10 {
+		t.Fatalf("roll-b objects: %d before, %d after", len(otherBefore), len(otherAfter))
+	}
+	for k, v := range otherBefore {
+		if otherAfter[k] != v {
+			t.Errorf("roll-b's %s changed (%s -> %s) by roll-a's upgrade", k, v, otherAfter[k])
+		}
+	}
+	p.checkRelease("roll-b", "1.4.5")
+}
+
+// TestSecondChangeQueuesBehind: a PATCH during a running upgrade gets an operation that
+// waits for it (queued, never started) and then runs: no engine lock error, no retry.
+func TestSecondChangeQueuesBehind(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 4})
+	p.mustSucceed(p.createOrg("queued", "1.4.5"))
+	first := p.patch("queued", map[string]any{"version": "1.5.0"})
+	p.waitState(first, controlplane.OpRunning, time.Minute)
+	second := p.patch("queued", map[string]any{"version": "1.6.0", "sizing": "medium"})
+	sawWaiting := false
+	for {
+		f, s := p.op(first), p.op(second)
+		if s.StartedAt != nil && !controlplane.OpFinal(f.State) {
+			t.Fatalf("the second operation started while the first is %s", f.State)
+		}
+		if controlplane.OpFinal(f.State) {
+			break
+		}
+		if s.State == controlplane.OpQueued {
+			sawWaiting = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawWaiting {
+		t.Fatal("never saw the second operation waiting")
+	}
+	f, s := p.mustSucceed(first), p.mustSucceed(second)
+	if s.StartedAt.Before(*f.FinishedAt) {
+		t.Fatalf("second started %s, before the first finished %s", s.StartedAt, f.FinishedAt)
+	}
+	for _, op := range []*controlplane.Operation{f, s} {
+		if op.Attempts != 1 || op.Error != "" {
+			t.Errorf("operation %s: %d attempts, error %q", op.ID, op.Attempts, op.Error)
+		}
+		if log := p.log(op.ID); strings.Contains(strings.ToLower(log), "locked") {
+			t.Errorf("lock trouble in %s's log:\n%s", op.ID, log)
+		}
+	}
+	if org := p.org("queued"); org["version"] != "1.6.0" || org["sizing"] != "medium" || org["status"] != "ready" {
+		t.Fatalf("org %v", org)
+	}
+	p.checkRelease("queued", "1.6.0")
+}
+
+// TestFailingUpgradeKeepsPreviousRelease: a version the chart cannot take (build metadata
+// is not a valid label value) fails in the engine; the operation ends failed with the
+// engine's error in its log, is not retried, and the org keeps serving its previous
+// release at its previous version.
+func TestFailingUpgradeKeepsPreviousRelease(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+	p.mustSucceed(p.createOrg("failing", "1.4.5"))
+	p.checkRelease("failing", "1.4.5")
+
+	id := p.patch("failing", map[string]any{"version": "1.5.0+bad.build"})
+	op := p.waitOp(id, 10*time.Minute)
+	log := p.log(id)
+	if op.State != controlplane.OpFailed || op.Attempts != 1 || !strings.Contains(op.Error, "1.5.0+bad.build") {
+		t.Fatalf("operation %s after %d attempts: %q\n%s", op.State, op.Attempts, op.Error, log)
+	}
+	if !strings.Contains(log, "error:") || !strings.Contains(log, "upgrade failed") {
+		t.Fatalf("the engine's error is not in the log:\n%s", log)
+	}
+	org := p.org("failing")
+	if org["status"] != "ready" || org["version"] != "1.4.5" || !strings.Contains(org["status_reason"].(string), "upgrade to 1.5.0+bad.build failed") {
+		t.Fatalf("org %v", org)
+	}
+	p.checkRelease("failing", "1.4.5")
+	if s, r := p.route("failing"); s != 200 || r["status"] != "ready" {
+		t.Fatalf("route %d %v", s, r)
+	}
+	// And the org can still change: a good version goes through.
+	p.mustSucceed(p.patch("failing", map[string]any{"version": "1.5.0"}))
+	p.checkRelease("failing", "1.5.0")
+	if org := p.org("failing"); org["status_reason"] != nil {
+		t.Fatalf("a successful upgrade kept the old reason: %v", org)
+	}
+}
+
+// TestDeleteLeavesNothing: DELETE tears the org's stack down (nothing of it left in the
+// cluster), removes the stack, and then archives the org: no longer found nor routed, its
+// slug free again, its row kept for billing.
+func TestDeleteLeavesNothing(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+	p.mustSucceed(p.createOrg("gone", "1.4.5"))
+	p.checkRelease("gone", "1.4.5")
+	eventually(t, 2*time.Second, "routed", func() bool { s, _ := p.route("gone"); return s == 200 })
+
+	s, m := p.do("DELETE", "/v1/orgs/gone", adminKey, nil)
+	if s != 202 || m["status"] != "deleting" || m["operation"].(map[string]any)["kind"] != "teardown" {
+		t.Fatalf("delete: %d %v", s, m)
+	}
+	id := m["operation"].(map[string]any)["id"].(string)
+	if s, again := p.do("DELETE", "/v1/orgs/gone", adminKey, nil); s != 202 && s != 404 || s == 202 && again["operation"].(map[string]any)["id"] != id {
+		t.Fatalf("a repeated DELETE made another teardown: %d %v", s, again)
+	}
+	op := p.mustSucceed(id)
+	if op.Summary["delete"] == 0 {
+		t.Fatalf("teardown deleted nothing: %+v", op)
+	}
+	if s, _ := p.do("GET", "/v1/orgs/gone", adminKey, nil); s != 404 {
+		t.Fatalf("a torn-down org is still found: %d", s)
+	}
+	eventually(t, 2*time.Second, "route removed", func() bool { s, _ := p.route("gone"); return s == 404 })
+	eventually(t, time.Minute, "namespace gone", func() bool {
+		var ns localcell.Object
+		return localcell.IsNotFound(p.Kube.Do(context.Background(), "GET", "/api/v1/namespaces/org-gone", nil, &ns))
+	})
+	for _, k := range []struct{ api, kind string }{{"/apis/apps/v1", "deployments"}, {"/api/v1", "secrets"}, {"/api/v1", "services"}} {
+		if n := p.objectsIn(k.api, "org-gone", k.kind); n != 0 {
+			t.Errorf("%d %s left in org-gone", n, k.kind)
+		}
+	}
+	if _, err := stackRunner(t, p.Cell).Outputs(context.Background(), controlplane.StackRun{Stack: "tenant-gone",
+		Config: map[string]string{controlplane.ConfigCloud: "local"}}); err == nil || !strings.Contains(err.Error(), "no stack named") {
+		t.Fatalf("the stack still exists: %v", err)
+	}
+	var archived int
+	if err := p.App.Pool.QueryRow(context.Background(), "SELECT count(*) FROM orgs WHERE slug = 'gone' AND status = 'deleted' AND deleted_at IS NOT NULL").Scan(&archived); err != nil || archived != 1 {
+		t.Fatalf("archived rows: %d %v", archived, err)
+	}
+	// The slug is free again.
+	p.mustSucceed(p.createOrg("gone", "1.5.0"))
+	p.checkRelease("gone", "1.5.0")
+}
