@@ -108,7 +108,7 @@ func printResult(w io.Writer, op provision.Op, stack string, res *controlplane.S
 		fmt.Fprintln(w, string(b))
 		return
 	}
-	fmt.Fprintf(w, "\n%s %s done in %s: %s\n", op, stack, took.Round(100*time.Millisecond), formatSummary(res.Summary))
+	fmt.Fprintf(w, "\n%s %s done in %s: %s\n", op, stack, took.Round(100*time.Millisecond), formatSummary(op, res.Summary))
 	if len(res.Outputs) == 0 {
 		return
 	}
@@ -138,12 +138,16 @@ func printResult(w io.Writer, op provision.Op, stack string, res *controlplane.S
 	}
 }
 
-// formatSummary renders an engine summary as "3 created, 12 unchanged".
-func formatSummary(sum map[string]int) string {
+// formatSummary renders an engine summary as "3 created, 12 unchanged" ("3 to create" for
+// a preview).
+func formatSummary(op provision.Op, sum map[string]int) string {
 	if len(sum) == 0 {
 		return "no changes"
 	}
 	words := map[string]string{"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced", "same": "unchanged", "read": "read"}
+	if op == provision.OpPreview {
+		words = map[string]string{"create": "to create", "update": "to update", "delete": "to delete", "replace": "to replace", "same": "unchanged", "read": "to read"}
+	}
 	keys := make([]string, 0, len(sum))
 	for k := range sum {
 		keys = append(keys, k)
