@@ -62,6 +62,10 @@ func setup(t testing.TB) (*localcell.Running, *Runner, string) {
 		if got := res.Outputs["livekitUrl"].Value; got != cell.LiveKitURL() {
 			setupErr = fmt.Errorf("cell livekitUrl = %v, want %s", got, cell.LiveKitURL())
 		}
+		if api := res.Outputs["apiUrl"]; api.Value != cell.APIServer || api.Secret {
+			setupErr = fmt.Errorf("cell apiUrl = %+v, want %s in clear", api, cell.APIServer)
+			return
+		}
 		if !res.Outputs["kubeconfig"].Secret || !res.Outputs["redisAuth"].Secret || !res.Outputs["livekitApiSecret"].Secret {
 			setupErr = errors.New("the cell's kubeconfig, Redis auth and LiveKit secret must be secret outputs")
 		}

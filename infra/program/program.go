@@ -35,6 +35,8 @@ const (
 	OutIngressHostname  = "ingressHostname"
 	OutNamespaces       = "namespaces"
 	OutMediaNodes       = "mediaNodes"
+	OutAPIURL           = "apiUrl"         // the cluster's Kubernetes API server
+	OutLiveKitVersion   = "livekitVersion" // homogeneous inside a cluster
 
 	// Tenant (and org) outputs.
 	OutNamespace = "namespace"
@@ -123,6 +125,9 @@ func composeCluster(ctx *pulumi.Context, s *Spec) error {
 	ctx.Export(OutLiveKitAPISecret, plat.LiveKitAPISecret)
 	ctx.Export(OutIngressHostname, out.IngressHostname)
 	ctx.Export(OutNamespaces, pulumi.ToStringArray(plat.Namespaces))
+	ctx.Export(OutLiveKitVersion, pulumi.String(platform.LiveKitVersion))
+	// The API server's address is not a secret, though the kubeconfig holding it is.
+	ctx.Export(OutAPIURL, pulumi.Unsecret(out.Kubeconfig.ApplyT(kubeconfigServer)).(pulumi.StringOutput))
 	if len(plat.MediaNodes) > 0 {
 		nodes := pulumi.Array{}
 		for _, n := range plat.MediaNodes {
@@ -206,6 +211,16 @@ func release(ctx *pulumi.Context, s *Spec, a *tenant.Args, prov *kubernetes.Prov
 		ctx.Export(OutLiveKitURL, a.LiveKitURL)
 	}
 	return nil
+}
+
+// kubeconfigServer is the first cluster server named in a kubeconfig.
+func kubeconfigServer(kc string) string {
+	for _, line := range strings.Split(kc, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "server:"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
 }
 
 // StackRefName qualifies a cell's stack name for a StackReference (org/project/stack) unless
