@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cellplane/cellplane/components/cluster"
@@ -554,5 +556,103 @@ func BenchmarkTenantUp(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// A run that died mid-create leaves a lock and a pending create behind; the next up
+// recovers: the lock goes, a refresh settles the pending create, and the object that had
+// been created in the cluster is adopted rather than created twice.
+func TestUpRecoversFromAnInterruptedRun(t *testing.T) {
+	cell, r, stacks := setup(t)
+	ctx := context.Background()
+	cfg, err := LoadStackConfig(stacks, "tenant-local-beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["cellplane:org"] = "local-gamma"
+	run := controlplane.StackRun{Stack: "tenant-local-gamma", Config: cfg}
+	if _, err := r.Up(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = r.Destroy(context.Background(), run) })
+
+	// Rewrite the state as a crash would have left it: the allow-otlp policy's create was in
+	// flight (the object exists in the cluster, the state records only the pending create).
+	// `stack import` clears pending operations, so the backend's state file is edited.
+	var stateFile string
+	backendDir := strings.TrimPrefix(r.Backend(), "file://")
+	_ = filepath.WalkDir(backendDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == run.Stack+".json" && strings.Contains(p, string(filepath.Separator)+"stacks"+string(filepath.Separator)) {
+			stateFile = p
+		}
+		return nil
+	})
+	raw, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]any
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	latest := file["checkpoint"].(map[string]any)["latest"].(map[string]any)
+	var kept, pending []any
+	for _, res := range latest["resources"].([]any) {
+		if u, _ := res.(map[string]any)["urn"].(string); strings.HasSuffix(u, "::local-gamma-release-allow-otlp") {
+			pending = append(pending, map[string]any{"resource": res, "type": "creating"})
+			continue
+		}
+		kept = append(kept, res)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("allow-otlp not found in the state")
+	}
+	latest["resources"], latest["pending_operations"] = kept, pending
+	raw, _ = json.Marshal(file)
+	if err := os.WriteFile(stateFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := r.workspace(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := auto.SelectStack(ctx, run.Stack, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pendingOperations(ctx, st); n != 1 || err != nil {
+		t.Fatalf("the crafted state has %d pending operations (%v)", n, err)
+	}
+	lockDir := filepath.Join(strings.TrimPrefix(r.Backend(), "file://"), ".pulumi", "locks", "organization", "cellplane", run.Stack)
+	if err := os.MkdirAll(lockDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(lockDir, "0b9d6c1e-dead-4bad-8bad-000000000000.json")
+	if err := os.WriteFile(lock, []byte(`{"pid":999999,"username":"root","hostname":"gone","timestamp":"2026-01-01T00:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var log strings.Builder
+	run.Log = &log
+	res, err := r.Up(ctx, run)
+	if err != nil {
+		t.Fatalf("up after the crash: %v\n%s", err, tail(log.String(), 40))
+	}
+	for _, want := range []string{"stale lock", "operations pending"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("recovery did not report %q:\n%s", want, tail(log.String(), 40))
+		}
+	}
+	if _, err := os.Stat(lock); !os.IsNotExist(err) {
+		t.Errorf("stale lock still there: %v", err)
+	}
+	if res.Summary["create"] != 1 {
+		t.Errorf("summary %v: want the lost policy recorded again", res.Summary)
+	}
+	if n, err := pendingOperations(ctx, st); err != nil || n != 0 {
+		t.Errorf("%d operations still pending (%v)", n, err)
+	}
+	if err := cell.Kube.Do(ctx, "GET", "/apis/networking.k8s.io/v1/namespaces/org-local-gamma/networkpolicies/allow-otlp", nil, nil); err != nil {
+		t.Error(err)
 	}
 }
