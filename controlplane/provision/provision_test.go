@@ -153,6 +153,20 @@ func TestLocalCellAndTwoTenantsForReal(t *testing.T) {
 		}
 	}
 
+	// Grafana's dashboards are loaded as labelled ConfigMaps.
+	var dash struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+		Data map[string]string `json:"data"`
+	}
+	if err := k.Do(ctx, "GET", "/api/v1/namespaces/observability/configmaps/dashboard-livekit", nil, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.Metadata.Labels["grafana_dashboard"] != "1" || !strings.Contains(dash.Data["livekit.json"], "livekit_") {
+		t.Errorf("dashboard ConfigMap: labels %v", dash.Metadata.Labels)
+	}
+
 	// Redis ACL users: each org reaches its own prefix and nothing else.
 	assertRedisACL(t, cell, "local-alpha", "local-beta")
 
