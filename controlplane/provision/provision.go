@@ -397,7 +397,6 @@ func (r *Runner) env(run controlplane.StackRun) (map[string]string, error) {
 		"PATH": r.o.Tools.PluginDir + string(os.PathListSeparator) + filepath.Join(r.o.Tools.PulumiRoot, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
-		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "false",
 	}
 	if r.o.SecretsProvider == "" {
 		pass := r.o.Passphrase
