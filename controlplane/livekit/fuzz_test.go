@@ -20,7 +20,9 @@ func FuzzSessionRequests(f *testing.F) {
 	e := newEnv(f)
 	key := e.org("fuzzed")
 	s := e.createSession("fuzzed", key, part{"t1", "trainee"})
-	f.Cleanup(func() { _, _ = e.roomService().DeleteRoom(context.Background(), &lkproto.DeleteRoomRequest{Room: s.Room}) })
+	f.Cleanup(func() {
+		_, _ = e.roomService().DeleteRoom(context.Background(), &lkproto.DeleteRoomRequest{Room: s.Room})
+	})
 	paths := []struct{ method, path, auth string }{
 		{"POST", "/v1/orgs/fuzzed/sessions", "Bearer " + key},
 		{"POST", "/v1/orgs/fuzzed/sessions/" + s.ID + "/tokens", "Bearer " + key},
