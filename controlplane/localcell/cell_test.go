@@ -141,4 +141,13 @@ func TestNodesCarryPoolLabelsAndMediaTaint(t *testing.T) {
 	if pools["system"] < 1 || pools["media"] != 2 || pools["workers"] < 2 {
 		t.Errorf("pools %v, want system>=1, media=2, workers>=2", pools)
 	}
+	// Every node heartbeats through a lease, as a kubelet does; without one the node
+	// controller would mark it NotReady and its pods unready.
+	waitUntil(t, 30*time.Second, "a lease per node", func() bool {
+		var leases localcell.List
+		if err := cell.Kube.Do(context.Background(), http.MethodGet, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", nil, &leases); err != nil {
+			t.Fatal(err)
+		}
+		return len(leases.Items) == len(nodes.Items)
+	})
 }

@@ -153,6 +153,9 @@ func startKube(ctx context.Context, dir string, tools Tools, apiPort int, logf f
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
 		"--disregard-status-with-annotation-selector", "kwok.x-k8s.io/status=custom",
 		"--cidr", "10.244.0.0/16", "--node-ip", "127.0.0.1",
+		// Without node leases the node controller sees no heartbeat and marks the nodes
+		// NotReady every 40s, taking every pod's readiness with them.
+		"--node-lease-duration-seconds", "40",
 		"--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
 	}, nil)
 	if err != nil {

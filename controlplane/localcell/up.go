@@ -54,6 +54,13 @@ func Start(ctx context.Context, o Options) (*Running, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	if o.Postgres && os.Geteuid() == 0 {
+		// Postgres refuses root and runs as an unprivileged user, which must be able to
+		// pass through the state directory to reach its data (the files in it stay 0600).
+		if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o001 == 0 {
+			_ = os.Chmod(dir, st.Mode().Perm()|0o001)
+		}
+	}
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
