@@ -178,7 +178,10 @@ type OperationOutcome struct {
 
 // Well-known stack outputs written back to the cluster record of a tier A org or a cell.
 const (
-	OutputAPIURL           = "apiUrl"
+	// OutputIngressHostname gives a cluster that has no API URL yet its public one
+	// (https://<hostname>). The cluster's Kubernetes API server (apiUrl) is never written to
+	// the record: its API URL is what web clients are routed to.
+	OutputIngressHostname  = "ingressHostname"
 	OutputLiveKitURL       = "livekitUrl"
 	OutputLiveKitVersion   = "livekitVersion"
 	OutputLiveKitAPIKey    = "livekitApiKey"

@@ -2,7 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +205,7 @@ func TestFailingUpgradeKeepsPreviousRelease(t *testing.T) {
 	if op.State != controlplane.OpFailed || op.Attempts != 1 || !strings.Contains(op.Error, "1.5.0+bad.build") {
 		t.Fatalf("operation %s after %d attempts: %q\n%s", op.State, op.Attempts, op.Error, log)
 	}
+	t.Logf("engine error: %s", op.Error)
 	if !strings.Contains(log, "error:") || !strings.Contains(log, "upgrade failed") {
 		t.Fatalf("the engine's error is not in the log:\n%s", log)
 	}
@@ -267,4 +270,168 @@ func TestDeleteLeavesNothing(t *testing.T) {
 	// The slug is free again.
 	p.mustSucceed(p.createOrg("gone", "1.5.0"))
 	p.checkRelease("gone", "1.5.0")
+}
+
+// TestOperationNotFound: malformed ids, unknown ids, another org's operations and a
+// cell's operations (for an org key) are all 404; bad query values are 422 naming them.
+func TestOperationNotFound(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+	a := p.createOrg("lookup-a", "1.4.5")
+	b := p.createOrg("lookup-b", "1.4.5")
+	p.mustSucceed(a)
+	p.mustSucceed(b)
+	_, m := p.do("POST", "/v1/orgs/lookup-a/keys", adminKey, map[string]any{"name": "a"})
+	keyA := m["key"].(string)
+	var cellOp string
+	if err := p.App.Pool.QueryRow(context.Background(), "SELECT id::text FROM operations WHERE kind = 'cell'").Scan(&cellOp); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path, key string }{
+		{"GET", "/v1/operations/not-an-id", adminKey},
+		{"GET", "/v1/operations/00000000-0000-0000-0000-000000000000", adminKey},
+		{"GET", "/v1/operations/" + strings.ToUpper(a) + "x", adminKey},
+		{"GET", "/v1/operations/%00", adminKey},
+		{"GET", "/v1/operations/not-an-id/log", adminKey},
+		{"GET", "/v1/operations/00000000-0000-0000-0000-000000000000/log", adminKey},
+		{"POST", "/v1/operations/not-an-id/cancel", adminKey},
+		{"POST", "/v1/operations/00000000-0000-0000-0000-000000000000/cancel", adminKey},
+		{"GET", "/v1/operations/" + b, keyA},     // another org's
+		{"GET", "/v1/operations/" + b + "/log", keyA},
+		{"GET", "/v1/operations/" + cellOp, keyA}, // a cell's
+		{"GET", "/v1/orgs/lookup-b/operations", keyA},
+		{"GET", "/v1/orgs/nobody/operations", adminKey},
+	} {
+		s, m := p.do(c.method, c.path, c.key, nil)
+		if s != 404 || m["type"] != "urn:cellplane:problem:not_found" {
+			t.Errorf("%s %s: %d %v", c.method, c.path, s, m)
+		}
+	}
+	// An org's own operation is found with its key; cancelling is the admin's.
+	if s, _ := p.do("GET", "/v1/operations/"+a, keyA, nil); s != 200 {
+		t.Fatalf("own operation: %d", s)
+	}
+	if s, _ := p.do("POST", "/v1/operations/"+a+"/cancel", keyA, nil); s != 403 {
+		t.Fatalf("cancel with an org key: %d", s)
+	}
+	// A finished operation cannot be cancelled.
+	if s, m := p.do("POST", "/v1/operations/"+a+"/cancel", adminKey, nil); s != 409 {
+		t.Fatalf("cancel a finished operation: %d %v", s, m)
+	}
+	for _, q := range []struct{ path, field string }{
+		{"/v1/operations/" + a + "/log?after=-1", "after"},
+		{"/v1/operations/" + a + "/log?follow=maybe", "follow"},
+		{"/v1/orgs/lookup-a/operations?limit=0", "limit"},
+		{"/v1/orgs/lookup-a/operations?cursor=bad", "cursor"},
+	} {
+		s, m := p.do("GET", q.path, adminKey, nil)
+		errs, _ := m["errors"].([]any)
+		if s != 422 || len(errs) != 1 || errs[0].(map[string]any)["field"] != q.field {
+			t.Errorf("%s: %d %v", q.path, s, m)
+		}
+	}
+}
+
+// TestCancel: a queued operation is cancelled at once; a running one is interrupted (the
+// engine stopped as `pulumi cancel` would) and ends cancelled with the stack consistent:
+// the next operation on it succeeds with exactly one set of objects.
+func TestCancel(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+
+	// Queued: an upgrade waiting behind an onboard is cancelled before it runs.
+	onboard := p.createOrg("cancel-q", "1.4.5")
+	waiting := p.patch("cancel-q", map[string]any{"version": "1.5.0"})
+	s, m := p.do("POST", "/v1/operations/"+waiting+"/cancel", adminKey, nil)
+	if s != 200 || m["state"] != "cancelled" || m["started_at"] != nil {
+		t.Fatalf("cancel queued: %d %v", s, m)
+	}
+	p.mustSucceed(onboard)
+	if op := p.op(waiting); op.State != controlplane.OpCancelled || op.Attempts != 0 {
+		t.Fatalf("the cancelled operation ran: %+v", op)
+	}
+
+	// Running: cancel once the engine is creating resources. A run can finish before the
+	// cancel lands; then try again with another org.
+	var slug string
+	var op *controlplane.Operation
+	for i := 0; i < 4; i++ {
+		slug = fmt.Sprintf("cancel-r%d", i)
+		id := p.createOrg(slug, "1.4.5")
+		p.waitState(id, controlplane.OpRunning, 2*time.Minute)
+		eventually(t, time.Minute, "engine at work", func() bool {
+			return strings.Contains(p.log(id), "kubernetes:") || controlplane.OpFinal(p.op(id).State)
+		})
+		s, m := p.do("POST", "/v1/operations/"+id+"/cancel", adminKey, nil)
+		if s == 409 {
+			p.mustSucceed(id) // finished first
+			continue
+		}
+		if s != 202 || m["cancel_requested"] != true {
+			t.Fatalf("cancel running: %d %v", s, m)
+		}
+		op = p.waitOp(id, 5*time.Minute)
+		if op.State == controlplane.OpSucceeded {
+			continue // the engine finished before it saw the cancel
+		}
+		t.Logf("%s cancelled mid-run (try %d): %s", slug, i+1, op.Error)
+		break
+	}
+	if op == nil || op.State != controlplane.OpCancelled {
+		t.Fatalf("no run was cancelled mid-way: %+v", op)
+	}
+	if org := p.org(slug); org["status"] != "failed" || !strings.Contains(org["status_reason"].(string), "onboard cancelled") {
+		t.Fatalf("org after a cancelled onboard: %v", org)
+	}
+	if log := p.log(op.ID); !strings.Contains(log, "cancel requested") {
+		t.Fatalf("log:\n%s", log)
+	}
+	// The stack is consistent: the next operation converges it.
+	next := p.mustSucceed(p.patch(slug, map[string]any{"version": "1.4.6"}))
+	if strings.Contains(p.log(next.ID), "locked") {
+		t.Fatalf("lock trouble after cancel:\n%s", p.log(next.ID))
+	}
+	if org := p.org(slug); org["status"] != "ready" {
+		t.Fatalf("org %v", org)
+	}
+	p.checkRelease(slug, "1.4.6")
+}
+
+// TestTwentyOrgsAtOnce: twenty signups at the same moment all reach ready, each in one
+// attempt: no engine lock errors, no retries.
+func TestTwentyOrgsAtOnce(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 8})
+	const n = 20
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ids[i] = p.createOrg(fmt.Sprintf("many-%02d", i), "1.4.5")
+		}()
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	for i, id := range ids {
+		op := p.mustSucceed(id)
+		if op.Attempts != 1 {
+			t.Errorf("many-%02d took %d attempts: %s", i, op.Attempts, op.Error)
+		}
+		if log := p.log(id); strings.Contains(strings.ToLower(log), "locked") || strings.Contains(log, "conflict") {
+			t.Errorf("many-%02d: lock trouble:\n%s", i, log)
+		}
+	}
+	t.Logf("%d onboardings with 8 workers: %s", n, time.Since(began).Round(time.Second))
+	for i := range n {
+		slug := fmt.Sprintf("many-%02d", i)
+		if org := p.org(slug); org["status"] != "ready" {
+			t.Errorf("%s: %v", slug, org)
+		}
+		if len(p.namespaces(slug)) != 1 {
+			t.Errorf("%s: namespaces %v", slug, p.namespaces(slug))
+		}
+		eventually(t, 2*time.Second, slug+" routed", func() bool { s, _ := p.route(slug); return s == 200 })
+	}
 }

@@ -115,15 +115,15 @@ func (w *worker) Work(ctx context.Context, job *river.Job[OperationArgs]) error 
 		return river.JobSnooze(0)
 	case controlplane.IsTransient(err) && op.Attempts < op.MaxAttempts:
 		next := backoff{base: q.cfg.RetryBase, max: q.cfg.RetryMax}.NextRetry(job.JobRow)
-		reason := fmt.Sprintf("attempt %d of %d failed (transient, retrying in %s): %v", op.Attempts, op.MaxAttempts,
-			time.Until(next).Round(time.Second), err)
+		reason := fmt.Sprintf("attempt %d of %d failed (transient, retrying in %s): %s", op.Attempts, op.MaxAttempts,
+			time.Until(next).Round(time.Second), engineError(err))
 		log.Warn("operation failed transiently; retrying", "err", err)
 		if rerr := ops.RequeueOperation(rec, op.ID, reason); rerr != nil {
 			return rerr
 		}
 		return err // River retries it with backoff
 	default:
-		msg := err.Error()
+		msg := engineError(err)
 		if controlplane.IsTransient(err) {
 			msg = fmt.Sprintf("gave up after %d attempts: %s", op.Attempts, msg)
 		}

@@ -257,7 +257,7 @@ func (s *OperationService) finishTeardown(ctx context.Context, tx pgx.Tx, op *co
 }
 
 // writeBack records a cluster's endpoints from its stack's outputs (sealing the LiveKit
-// secret) and makes a pending cluster active.
+// secret) and makes a pending cluster active. A registered API URL is kept.
 func (s *OperationService) writeBack(ctx context.Context, tx pgx.Tx, clusterID string, outputs map[string]controlplane.StackOutput) error {
 	str := func(name string) string {
 		if o, ok := outputs[name]; ok {
@@ -274,15 +274,19 @@ func (s *OperationService) writeBack(ctx context.Context, tx pgx.Tx, clusterID s
 			return err
 		}
 	}
+	apiURL := ""
+	if h := str(controlplane.OutputIngressHostname); h != "" && h != "localhost" {
+		apiURL = "https://" + h
+	}
 	_, err := tx.Exec(ctx, `UPDATE clusters SET
-			api_url = coalesce(nullif($2, ''), api_url),
+			api_url = CASE WHEN api_url = '' THEN $2 ELSE api_url END,
 			livekit_url = coalesce(nullif($3, ''), livekit_url),
 			livekit_version = coalesce(nullif($4, ''), livekit_version),
 			livekit_api_key = coalesce(nullif($5, ''), livekit_api_key),
 			livekit_api_secret_sealed = coalesce($6, livekit_api_secret_sealed),
 			status = CASE WHEN status = 'pending' THEN 'active' ELSE status END,
 			updated_at = now()
-		WHERE id = $1`, uuid.MustParse(clusterID), str(controlplane.OutputAPIURL), str(controlplane.OutputLiveKitURL),
+		WHERE id = $1`, uuid.MustParse(clusterID), apiURL, str(controlplane.OutputLiveKitURL),
 		str(controlplane.OutputLiveKitVersion), str(controlplane.OutputLiveKitAPIKey), sealed)
 	return err
 }

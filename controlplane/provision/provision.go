@@ -112,6 +112,9 @@ func New(o Options) (*Runner, error) {
 		if o.Tools.PluginDir == "" {
 			o.Tools.PluginDir = found.PluginDir
 		}
+		if o.Tools.Kubectl == "" {
+			o.Tools.Kubectl = found.Kubectl
+		}
 	}
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: o.Tools.PulumiRoot, Version: semver.MustParse(PulumiVersion)})
 	if err != nil {

@@ -13,6 +13,9 @@ import (
 type Tools struct {
 	PulumiRoot string // directory with bin/pulumi
 	PluginDir  string // directory with pulumi-resource-kubernetes
+	// Kubectl is the kubectl binary crash recovery uses to clear a Helm operation a dead
+	// run left pending ("" when there is none: such a release then needs a hand).
+	Kubectl string
 }
 
 // FindTools finds the pinned tools in the tool cache (deploy/local/tools.sh --path), then on
@@ -32,6 +35,9 @@ func FindTools() (Tools, error) {
 		}
 		if t.PluginDir == "" && executable(filepath.Join(d, "pulumi-resource-kubernetes")) {
 			t.PluginDir = d
+		}
+		if t.Kubectl == "" && executable(filepath.Join(d, "kubectl")) {
+			t.Kubectl = filepath.Join(d, "kubectl")
 		}
 	}
 	var missing []string
