@@ -111,6 +111,34 @@ func TestWorkloadsLandOnTheirPools(t *testing.T) {
 	if len(nodes) != 2 {
 		t.Errorf("media DaemonSet pods on %v, want one on each of the 2 media nodes", nodes)
 	}
+
+	// A running pod marked unready (as the node controller does when nodes were
+	// unreachable) comes back to Ready, as it would with a kubelet.
+	var name string
+	for n := range podsOf(t, k, "pools-test", "sim") {
+		name = n
+		break
+	}
+	unready := `{"status":{"conditions":[{"type":"Ready","status":"False","reason":"NodeNotReady"}]}}`
+	if err := k.Do(context.Background(), http.MethodPatch, "/api/v1/namespaces/pools-test/pods/"+name+"/status", []byte(unready), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "pod "+name+" Ready again", func() bool {
+		var pod struct {
+			Status struct {
+				Conditions []struct{ Type, Status string } `json:"conditions"`
+			} `json:"status"`
+		}
+		if err := k.Do(context.Background(), http.MethodGet, "/api/v1/namespaces/pools-test/pods/"+name, nil, &pod); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == "Ready" {
+				return c.Status == "True"
+			}
+		}
+		return false
+	})
 }
 
 func TestNodesCarryPoolLabelsAndMediaTaint(t *testing.T) {

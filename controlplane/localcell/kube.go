@@ -326,6 +326,7 @@ func joinStages(stagesDir, out string) (string, error) {
 		return "", fmt.Errorf("no kwok stages in %s; rebuild with: deploy/local/tools.sh kwok", stagesDir)
 	}
 	var b strings.Builder
+	b.WriteString(podReadyAgainStage)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -337,3 +338,43 @@ func joinStages(stagesDir, out string) (string, error) {
 	}
 	return out, os.WriteFile(out, []byte(b.String()), 0o644)
 }
+
+// podReadyAgainStage brings a running pod back to Ready after the node controller marked
+// it unready (nodes unreachable while the cell was stopped), as a kubelet would once its
+// probes pass again; kwok's own stages only make Pending pods ready.
+const podReadyAgainStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: cellplane-pod-ready-again
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'In'
+      values: ['False']
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ContainersReady
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: PodScheduled
+`
