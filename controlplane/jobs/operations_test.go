@@ -381,7 +381,7 @@ func TestCancel(t *testing.T) {
 	if org := p.org(slug); org["status"] != "failed" || !strings.Contains(org["status_reason"].(string), "onboard cancelled") {
 		t.Fatalf("org after a cancelled onboard: %v", org)
 	}
-	if log := p.log(op.ID); !strings.Contains(log, "cancel requested") {
+	if log := p.log(op.ID); !strings.Contains(log, "cancel requested") || !strings.Contains(log, "refreshing the stack") || strings.Contains(log, "refresh after the cancel failed") {
 		t.Fatalf("log:\n%s", log)
 	}
 	// The stack is consistent: the next operation converges it.

@@ -96,6 +96,19 @@ func (w *worker) Work(ctx context.Context, job *river.Job[OperationArgs]) error 
 		}
 		return err
 	case errors.Is(cause, errCancelRequested):
+		// The engine stopped as `pulumi cancel` stops it: in-flight steps finished, the
+		// rest not started. A refresh (which first clears what an engine stopped too
+		// late left behind) makes the state match the cluster before the operation ends.
+		if r, ok := q.cfg.Provisioner.(refresher); ok {
+			logw := newLogWriter(ops, op.ID, q.log)
+			fmt.Fprintln(logw, "cellplane: the engine stopped; refreshing the stack so that its state matches the cluster")
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			if _, rerr := r.Refresh(rctx, controlplane.StackRun{Stack: op.Stack, Config: op.Config, Log: logw}); rerr != nil {
+				fmt.Fprintf(logw, "cellplane: refresh after the cancel failed (the next operation recovers the stack): %s\n", engineError(rerr))
+			}
+			cancel()
+			logw.Close()
+		}
 		_, ferr := ops.FinishOperation(rec, op.ID, controlplane.OperationOutcome{State: controlplane.OpCancelled, Error: "cancelled by request", Result: result})
 		log.Info("operation cancelled")
 		return ferr
@@ -131,6 +144,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[OperationArgs]) error 
 		_, ferr := ops.FinishOperation(rec, op.ID, controlplane.OperationOutcome{State: controlplane.OpFailed, Error: msg, Result: result})
 		return ferr
 	}
+}
+
+// refresher is a Provisioner that can refresh a stack (the real one can).
+type refresher interface {
+	Refresh(ctx context.Context, run controlplane.StackRun) (*controlplane.StackResult, error)
 }
 
 // watch cancels the run when a cancel is requested or the stack lock's connection fails.
