@@ -70,6 +70,8 @@ type Operation struct {
 	WaitsFor []string `json:"-"`
 	// JobID is the job queue's latest job for the operation.
 	JobID int64 `json:"-"`
+	// LogTail is the end of its log; only FindOperationsInFlight fills it.
+	LogTail string `json:"-"`
 }
 
 // LogLine is one line of an operation's log.
@@ -102,6 +104,9 @@ type OperationService interface {
 	CreateCell(ctx context.Context, cc ClusterCreate) (*Cluster, *Operation, error)
 
 	FindOperationByID(ctx context.Context, id string) (*Operation, error)
+	// FindOperationsInFlight returns the queued and running operations of every org and
+	// cell (admin only), oldest first, each with the tail of its log.
+	FindOperationsInFlight(ctx context.Context) ([]*Operation, error)
 	// FindOperations returns a page of the org's operations, newest first, and whether
 	// more follow.
 	FindOperations(ctx context.Context, orgSlug string, f OperationFilter) ([]*Operation, bool, error)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cellplane/cellplane/controlplane"
+	"github.com/cellplane/cellplane/controlplane/web"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -75,6 +77,25 @@ func handleOrgDeleteOp(ops controlplane.OperationService, log *slog.Logger) http
 		w.Header().Set("Operation-Location", operationURL(op))
 		writeJSON(w, http.StatusAccepted, orgAccepted{Org: org, Operation: op})
 	}
+}
+
+// inFlight feeds the fleet page the operations in flight.
+type inFlight struct{ ops controlplane.OperationService }
+
+func (f inFlight) OperationsInFlight(ctx context.Context) ([]web.Operation, error) {
+	ops, err := f.ops.FindOperationsInFlight(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Operation, len(ops))
+	for i, op := range ops {
+		out[i] = web.Operation{ID: op.ID, Kind: op.Kind, Stack: op.Stack, Org: op.Org, State: op.State,
+			Attempt: op.Attempts, StartedAt: op.CreatedAt, Log: op.LogTail}
+		if op.StartedAt != nil {
+			out[i].StartedAt = *op.StartedAt
+		}
+	}
+	return out, nil
 }
 
 // clusterCreated is a registered cluster; a shared cell with a stack comes with the

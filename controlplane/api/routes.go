@@ -67,7 +67,11 @@ func newRouter(d Deps, m *metrics) chi.Router {
 
 	// Pages (package web): the cost model and its JSON, the fleet console with its own
 	// cookie login (the admin key typed into a form, never in a URL), and their assets.
-	ui := web.New(web.Deps{Prices: d.Prices, Orgs: d.Orgs, Clusters: d.Clusters, Usage: d.Usage, AdminKey: d.AdminKey, Log: log})
+	wd := web.Deps{Prices: d.Prices, Orgs: d.Orgs, Clusters: d.Clusters, Usage: d.Usage, AdminKey: d.AdminKey, Log: log}
+	if d.Operations != nil {
+		wd.Operations = inFlight{d.Operations}
+	}
+	ui := web.New(wd)
 	r.Get("/v1/cost-model", ui.CostModel)
 	r.Get("/cost", ui.CostPage)
 	r.Get("/fleet", ui.FleetPage)

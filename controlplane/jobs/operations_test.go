@@ -155,6 +155,11 @@ func TestSecondChangeQueuesBehind(t *testing.T) {
 	first := p.patch("queued", map[string]any{"version": "1.5.0"})
 	p.waitState(first, controlplane.OpRunning, time.Minute)
 	second := p.patch("queued", map[string]any{"version": "1.6.0", "sizing": "medium"})
+	// Both are in flight (the fleet page lists them), oldest first, with their log's tail.
+	inFlight, err := p.App.Operations.FindOperationsInFlight(context.Background())
+	if err != nil || len(inFlight) != 2 || inFlight[0].ID != first || inFlight[1].ID != second || !strings.Contains(inFlight[0].LogTail, "started") {
+		t.Fatalf("in flight: %v %+v", err, inFlight)
+	}
 	sawWaiting := false
 	for {
 		f, s := p.op(first), p.op(second)
@@ -295,7 +300,7 @@ func TestOperationNotFound(t *testing.T) {
 		{"GET", "/v1/operations/00000000-0000-0000-0000-000000000000/log", adminKey},
 		{"POST", "/v1/operations/not-an-id/cancel", adminKey},
 		{"POST", "/v1/operations/00000000-0000-0000-0000-000000000000/cancel", adminKey},
-		{"GET", "/v1/operations/" + b, keyA},     // another org's
+		{"GET", "/v1/operations/" + b, keyA}, // another org's
 		{"GET", "/v1/operations/" + b + "/log", keyA},
 		{"GET", "/v1/operations/" + cellOp, keyA}, // a cell's
 		{"GET", "/v1/orgs/lookup-b/operations", keyA},

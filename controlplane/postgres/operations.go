@@ -292,6 +292,37 @@ func (s *OperationService) FindOperationByID(ctx context.Context, id string) (*c
 	return s.findOp(ctx, s.db.Pool, id)
 }
 
+// FindOperationsInFlight returns the unfinished operations, oldest first (at most 200),
+// each with its last ten log lines.
+func (s *OperationService) FindOperationsInFlight(ctx context.Context) ([]*controlplane.Operation, error) {
+	if controlplane.OrgScope(ctx) != "" {
+		return nil, controlplane.Errorf(controlplane.EFORBIDDEN, "listing every operation requires the admin key")
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+opColumns+`,
+			coalesce((SELECT string_agg(line, E'\n' ORDER BY seq) FROM (SELECT seq, line FROM operation_logs l
+				WHERE l.operation_id = p.id ORDER BY seq DESC LIMIT 10) t), '')`+opFrom+`
+		WHERE p.state IN ('queued', 'running') ORDER BY p.seq LIMIT 200`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*controlplane.Operation, error) {
+		var tail string
+		op, err := scanOp(tailRow{r, &tail})
+		if op != nil {
+			op.LogTail = tail
+		}
+		return op, err
+	})
+}
+
+// tailRow scans a row of opColumns followed by one more column.
+type tailRow struct {
+	pgx.Row
+	tail *string
+}
+
+func (t tailRow) Scan(dest ...any) error { return t.Row.Scan(append(dest, t.tail)...) }
+
 // FindOperations returns a page of the org's operations, newest first (also those of an
 // org being torn down; none once it is archived).
 func (s *OperationService) FindOperations(ctx context.Context, slug string, f controlplane.OperationFilter) ([]*controlplane.Operation, bool, error) {

@@ -22,7 +22,7 @@ Secrets come from the environment only (never flags, which other users can see):
   CELLPLANE_ADMIN_KEY   the admin API key (at least 24 characters)
   CELLPLANE_MASTER_KEY  32 random bytes, base64: seals cluster secrets at rest
   OTEL_EXPORTER_OTLP_ENDPOINT  when set, traces are exported through OTLP
-  PULUMI_CONFIG_PASSPHRASE     encrypts stack secrets (see Provisioning)`+workersUsage
+  PULUMI_CONFIG_PASSPHRASE     encrypts stack secrets (see Provisioning)` + workersUsage
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", serveUsage)
