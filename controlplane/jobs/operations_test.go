@@ -145,6 +145,21 @@ func TestUpgradeRollsOnlyItsRelease(t *testing.T) {
 		}
 	}
 	p.checkRelease("roll-b", "1.4.5")
+
+	// A sizing change alone is a resize: the org's quota follows its sizing.
+	resize := p.mustSucceed(p.patch("roll-a", map[string]any{"sizing": "medium"}))
+	if resize.Kind != controlplane.OpResize || resize.Params["sizing"] != "medium" || resize.Params["previous_sizing"] != "small" {
+		t.Fatalf("resize %+v", resize)
+	}
+	var quota struct {
+		Spec struct {
+			Hard map[string]string `json:"hard"`
+		} `json:"spec"`
+	}
+	if err := p.Kube.Do(context.Background(), "GET", "/api/v1/namespaces/org-roll-a/resourcequotas/org-quota", nil, &quota); err != nil || quota.Spec.Hard["pods"] != "60" {
+		t.Fatalf("quota after the resize to medium: %v %v", quota.Spec.Hard, err)
+	}
+	p.checkRelease("roll-a", "1.5.0")
 }
 
 // TestSecondChangeQueuesBehind: a PATCH during a running upgrade gets an operation that
