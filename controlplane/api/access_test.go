@@ -71,7 +71,7 @@ func TestCrossOrgAccessMatrix(t *testing.T) {
 	// And its route list (the public router) is unaffected by any of it.
 	eventually(t, 2*time.Second, "beta's route unchanged", func() bool {
 		r := in.do("GET", "/v1/route/beta", "", nil)
-		return r.Status == 200 && r.obj(t)["status"] == "ready"
+		return r.Status == 200 && r.Obj(t)["status"] == "ready"
 	})
 }
 
@@ -84,7 +84,7 @@ func TestRouteLookup(t *testing.T) {
 		r = in.do("GET", "/v1/route/routed", "", nil)
 		return r.Status == 200
 	})
-	got := r.obj(t)
+	got := r.Obj(t)
 	want := map[string]any{"slug": "routed", "cloud": "local", "region": "local", "api_url": "https://api.cell.example.test",
 		"livekit_url": "wss://lk.cell.example.test", "status": "ready"}
 	for k, v := range want {
@@ -106,7 +106,7 @@ func TestRouteLookup(t *testing.T) {
 		}
 	}
 	must(t, in.do("GET", "/v1/route/routed", "", nil, "If-None-Match", `"stale"`), 200)
-	p := must(t, in.do("GET", "/v1/route/unknown-org", "", nil), 404).problem(t)
+	p := must(t, in.do("GET", "/v1/route/unknown-org", "", nil), 404).Problem(t)
 	if p.Detail != `org "unknown-org" not found` {
 		t.Fatal(p.Detail)
 	}
@@ -117,7 +117,7 @@ func TestRouteLookup(t *testing.T) {
 	}
 	eventually(t, 2*time.Second, "route follows its cluster", func() bool {
 		r = in.do("GET", "/v1/route/routed", "", nil)
-		return r.obj(t)["livekit_url"] == "wss://moved.example.test"
+		return r.Obj(t)["livekit_url"] == "wss://moved.example.test"
 	})
 	if r.Header.Get("ETag") == etag {
 		t.Fatal("ETag unchanged after the route changed")
@@ -133,11 +133,11 @@ func TestProbesAndMetrics(t *testing.T) {
 	in := start(t)
 	in.sharedCluster("cell", "local", "local", 100)
 	in.org("metered", "shared")
-	if r := must(t, in.do("GET", "/healthz", "", nil), 200).obj(t); r["status"] != "ok" {
+	if r := must(t, in.do("GET", "/healthz", "", nil), 200).Obj(t); r["status"] != "ok" {
 		t.Fatal(r)
 	}
 	eventually(t, 5*time.Second, "ready", func() bool { return in.do("GET", "/readyz", "", nil).Status == 200 })
-	r := in.do("GET", "/readyz", "", nil).obj(t)
+	r := in.do("GET", "/readyz", "", nil).Obj(t)
 	checks := r["checks"].(map[string]any)
 	if r["status"] != "ready" || checks["database"].(map[string]any)["status"] != "ok" || checks["router"].(map[string]any)["status"] != "ok" {
 		t.Fatal(r)

@@ -21,7 +21,7 @@ func TestClusters(t *testing.T) {
 	if bytes.Contains(r.Body, []byte(lkSecret)) || bytes.Contains(r.Body, []byte("secret")) {
 		t.Fatalf("the response carries the secret: %s", r.Body)
 	}
-	c := r.obj(t)
+	c := r.Obj(t)
 	id := c["id"].(string)
 	if r.Header.Get("Location") != "/v1/clusters/"+id || c["status"] != "active" || c["capacity"].(float64) != 40 ||
 		c["livekit_api_key"] != "APIxyz" || c["stack"] != "cell-aws-eu-west-1-1" || c["orgs"].(float64) != 0 {
@@ -47,12 +47,12 @@ func TestClusters(t *testing.T) {
 		t.Fatal("opened under another master key")
 	}
 
-	got := must(t, in.do("GET", "/v1/clusters/"+id, adminKey, nil), 200).obj(t)
+	got := must(t, in.do("GET", "/v1/clusters/"+id, adminKey, nil), 200).Obj(t)
 	if got["name"] != "cell-x" || got["livekit_api_secret"] != nil {
 		t.Fatalf("get: %v", got)
 	}
 	must(t, in.do("GET", "/v1/clusters/not-a-uuid", adminKey, nil), 404)
-	p := must(t, in.do("GET", "/v1/clusters/00000000-0000-0000-0000-000000000001", adminKey, nil), 404).problem(t)
+	p := must(t, in.do("GET", "/v1/clusters/00000000-0000-0000-0000-000000000001", adminKey, nil), 404).Problem(t)
 	if !strings.Contains(p.Detail, "not found") {
 		t.Fatalf("detail %q", p.Detail)
 	}
@@ -63,25 +63,25 @@ func TestClusters(t *testing.T) {
 	var list struct {
 		Clusters []map[string]any `json:"clusters"`
 	}
-	must(t, in.do("GET", "/v1/clusters", adminKey, nil), 200).json(t, &list)
+	must(t, in.do("GET", "/v1/clusters", adminKey, nil), 200).JSON(t, &list)
 	if len(list.Clusters) != 2 || list.Clusters[0]["name"] != "cell-x" {
 		t.Fatalf("list: %v", list)
 	}
 	for query, want := range map[string]string{"?kind=dedicated": "org-solo", "?cloud=aws": "cell-x", "?cloud=gcp&region=us-east1": "org-solo"} {
-		must(t, in.do("GET", "/v1/clusters"+query, adminKey, nil), 200).json(t, &list)
+		must(t, in.do("GET", "/v1/clusters"+query, adminKey, nil), 200).JSON(t, &list)
 		if len(list.Clusters) != 1 || list.Clusters[0]["name"] != want {
 			t.Errorf("%s: %v", query, list.Clusters)
 		}
 	}
 
 	// Duplicates: name, stack.
-	p = must(t, in.do("POST", "/v1/clusters", adminKey, clusterBody()), 409).problem(t)
+	p = must(t, in.do("POST", "/v1/clusters", adminKey, clusterBody()), 409).Problem(t)
 	if !strings.Contains(p.Detail, "name already exists") {
 		t.Fatalf("detail %q", p.Detail)
 	}
 	dupStack := clusterBody()
 	dupStack["name"] = "cell-y"
-	p = must(t, in.do("POST", "/v1/clusters", adminKey, dupStack), 409).problem(t)
+	p = must(t, in.do("POST", "/v1/clusters", adminKey, dupStack), 409).Problem(t)
 	if !strings.Contains(p.Detail, "stack name already exists") {
 		t.Fatalf("detail %q", p.Detail)
 	}
@@ -125,7 +125,7 @@ func TestClusterValidation(t *testing.T) {
 			for k, v := range c.change {
 				body[k] = v
 			}
-			p := must(t, in.do("POST", "/v1/clusters", adminKey, body), 422).problem(t)
+			p := must(t, in.do("POST", "/v1/clusters", adminKey, body), 422).Problem(t)
 			for _, e := range p.Errors {
 				if e.Field == c.field && strings.Contains(e.Message, c.message) {
 					return
@@ -135,11 +135,11 @@ func TestClusterValidation(t *testing.T) {
 		})
 	}
 	var list struct{ Clusters []any }
-	must(t, in.do("GET", "/v1/clusters", adminKey, nil), 200).json(t, &list)
+	must(t, in.do("GET", "/v1/clusters", adminKey, nil), 200).JSON(t, &list)
 	if len(list.Clusters) != 0 {
 		t.Fatal("invalid clusters were stored")
 	}
-	p := must(t, in.do("POST", "/v1/clusters", adminKey, `{"name":"x","livekit_api_secret_sealed":"x"}`), 400).problem(t)
+	p := must(t, in.do("POST", "/v1/clusters", adminKey, `{"name":"x","livekit_api_secret_sealed":"x"}`), 400).Problem(t)
 	if p.Errors[0].Field != "livekit_api_secret_sealed" {
 		t.Fatalf("%+v", p.Errors)
 	}
@@ -150,7 +150,7 @@ func TestKeys(t *testing.T) {
 	in.sharedCluster("cell", "local", "local", 100)
 	in.org("keyed", "shared")
 	r := must(t, in.do("POST", "/v1/orgs/keyed/keys", adminKey, map[string]any{"name": "ci"}), 201)
-	k := r.obj(t)
+	k := r.Obj(t)
 	id, token := k["id"].(string), k["key"].(string)
 	if !strings.HasPrefix(token, "cpk_"+id+"_") || k["org"] != "keyed" || k["name"] != "ci" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("created key %v %v", k, r.Header)
@@ -166,7 +166,7 @@ func TestKeys(t *testing.T) {
 	}
 	// The key works for its org, and can make and list its org's keys.
 	must(t, in.do("GET", "/v1/orgs/keyed", token, nil), 200)
-	k2 := must(t, in.do("POST", "/v1/orgs/keyed/keys", token, map[string]any{"name": "second"}), 201).obj(t)
+	k2 := must(t, in.do("POST", "/v1/orgs/keyed/keys", token, map[string]any{"name": "second"}), 201).Obj(t)
 	list := must(t, in.do("GET", "/v1/orgs/keyed/keys", token, nil), 200)
 	if bytes.Contains(list.Body, []byte(token)) || bytes.Contains(list.Body, []byte(k2["key"].(string))) || bytes.Contains(list.Body, []byte(`"key"`)) {
 		t.Fatalf("the list shows secrets: %s", list.Body)
@@ -174,7 +174,7 @@ func TestKeys(t *testing.T) {
 	var keys struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	list.json(t, &keys)
+	list.JSON(t, &keys)
 	if len(keys.Keys) != 2 || keys.Keys[0]["id"] != id || keys.Keys[0]["last_used_at"] == nil {
 		t.Fatalf("list: %v", keys)
 	}
@@ -182,7 +182,7 @@ func TestKeys(t *testing.T) {
 		body  any
 		field string
 	}{{map[string]any{"name": ""}, "name"}, {map[string]any{}, "name"}, {map[string]any{"name": strings.Repeat("k", 201)}, "name"}} {
-		p := must(t, in.do("POST", "/v1/orgs/keyed/keys", adminKey, c.body), 422).problem(t)
+		p := must(t, in.do("POST", "/v1/orgs/keyed/keys", adminKey, c.body), 422).Problem(t)
 		if p.Errors[0].Field != c.field {
 			t.Errorf("%v: %+v", c.body, p.Errors)
 		}
@@ -192,7 +192,7 @@ func TestKeys(t *testing.T) {
 
 	// Revoked: 204, then the key is refused; unknown ids are 404.
 	must(t, in.do("DELETE", "/v1/orgs/keyed/keys/"+id, adminKey, nil), 204)
-	p := must(t, in.do("GET", "/v1/orgs/keyed", token, nil), 401).problem(t)
+	p := must(t, in.do("GET", "/v1/orgs/keyed", token, nil), 401).Problem(t)
 	if p.Detail != "the API key is not valid" {
 		t.Fatalf("detail %q", p.Detail)
 	}
@@ -218,7 +218,7 @@ func TestAuthentication(t *testing.T) {
 	for _, rt := range protected {
 		for _, key := range []string{"", "wrong", adminKey + "x", token + "x", "cpk_aaaaaaaaaaaaaaaa_" + strings.Repeat("a", 43)} {
 			r := in.do(rt.method, rt.path, key, nil)
-			p := must(t, r, 401).problem(t)
+			p := must(t, r, 401).Problem(t)
 			if r.Header.Get("WWW-Authenticate") == "" || p.Type != "urn:cellplane:problem:unauthorized" {
 				t.Errorf("%s %s with %q: %v %+v", rt.method, rt.path, key, r.Header, p)
 			}
@@ -231,18 +231,18 @@ func TestAuthentication(t *testing.T) {
 		{"POST", "/v1/orgs"}, {"GET", "/v1/orgs"}, {"POST", "/v1/clusters"}, {"GET", "/v1/clusters"},
 		{"GET", "/v1/clusters/00000000-0000-0000-0000-000000000001"}, {"PATCH", "/v1/orgs/authed"}, {"DELETE", "/v1/orgs/authed"},
 	} {
-		p := must(t, in.do(rt.method, rt.path, token, map[string]any{}), 403).problem(t)
+		p := must(t, in.do(rt.method, rt.path, token, map[string]any{}), 403).Problem(t)
 		if p.Detail != "this route requires the admin key" {
 			t.Errorf("%s %s: %q", rt.method, rt.path, p.Detail)
 		}
 	}
-	if got := must(t, in.do("GET", "/v1/orgs/authed", "", nil, "Authorization", "bearer "+token), 200).obj(t); got["slug"] != "authed" {
+	if got := must(t, in.do("GET", "/v1/orgs/authed", "", nil, "Authorization", "bearer "+token), 200).Obj(t); got["slug"] != "authed" {
 		t.Fatal(got)
 	}
 	// Unknown routes and methods answer problems too.
-	p := must(t, in.do("GET", "/v2/nothing", "", nil), 404).problem(t)
+	p := must(t, in.do("GET", "/v2/nothing", "", nil), 404).Problem(t)
 	if !strings.Contains(p.Detail, "no such route") {
 		t.Fatal(p.Detail)
 	}
-	must(t, in.do("PUT", "/v1/orgs", adminKey, nil), 405).problem(t)
+	must(t, in.do("PUT", "/v1/orgs", adminKey, nil), 405).Problem(t)
 }

@@ -1,158 +1,51 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/cellplane/cellplane/controlplane/apitest"
 	"github.com/cellplane/cellplane/controlplane/app"
 	"github.com/cellplane/cellplane/controlplane/harness"
-	"github.com/cellplane/cellplane/controlplane/secrets"
 )
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-const adminKey = "test-admin-key-0123456789abcdef"
+const adminKey = apitest.AdminKey
 
 // instance is one control plane serving on loopback for a test.
 type instance struct {
-	t    testing.TB
-	URL  string
-	App  *app.App
-	http *http.Client
+	*apitest.Server
+	t testing.TB
 }
 
 // start runs a control plane on a fresh database (or on dbURL when given).
 func start(t testing.TB, dbURL ...string) *instance {
 	t.Helper()
-	url := ""
+	var cfg app.Config
 	if len(dbURL) > 0 {
-		url = dbURL[0]
-	} else {
-		url = harness.Postgres(t)
+		cfg.DatabaseURL = dbURL[0]
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DatabaseURL: url, AdminKey: adminKey, MasterKey: secrets.GenerateMasterKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return &instance{t: t, URL: "http://" + l.Addr().String(), App: a, http: &http.Client{Timeout: 30 * time.Second, Transport: conforming{t: t, next: http.DefaultTransport}}}
+	return &instance{Server: apitest.Start(t, cfg), t: t}
 }
 
-// response is an answer, its body kept.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) json(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-}
-
-func (r response) obj(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	r.json(t, &m)
-	return m
-}
-
-// problem is a problem+json body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-func (r response) problem(t testing.TB) problem {
-	t.Helper()
-	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("content type %q, want application/problem+json (status %d, body %s)", ct, r.Status, r.Body)
-	}
-	var p problem
-	r.json(t, &p)
-	if p.Status != r.Status {
-		t.Fatalf("problem status %d != response status %d", p.Status, r.Status)
-	}
-	return p
-}
+type (
+	response = apitest.Response
+	problem  = apitest.Problem
+)
 
 // do sends body (a string is sent as is, anything else as JSON) with key as bearer.
 func (in *instance) do(method, path, key string, body any, header ...string) response {
 	in.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			in.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, in.URL+path, rd)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := in.http.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return in.Client.Do(method, path, key, body, header...)
 }
 
 // must fails the test unless the answer has status want.
 func must(t testing.TB, r response, want int) response {
 	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %d, want %d; body: %s", r.Status, want, r.Body)
-	}
-	return r
+	return apitest.Must(t, r, want)
 }
 
 const lkSecret = "livekit-secret-0123456789abcdefghijklmnop"
@@ -165,7 +58,7 @@ func (in *instance) sharedCluster(name, cloud, region string, capacity int) stri
 		"api_url": "https://api." + name + ".example.test", "livekit_url": "wss://lk." + name + ".example.test",
 		"livekit_api_key": "APIkey" + name, "livekit_api_secret": lkSecret, "capacity": capacity,
 	}), http.StatusCreated)
-	return r.obj(in.t)["id"].(string)
+	return r.Obj(in.t)["id"].(string)
 }
 
 // org creates an org with the given tier on local/local (or cloud/region in more) and
@@ -177,7 +70,7 @@ func (in *instance) org(slug, tier string, more ...string) map[string]any {
 	for i := 0; i+1 < len(more); i += 2 {
 		body[more[i]] = more[i+1]
 	}
-	created := must(in.t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusAccepted).obj(in.t)
+	created := must(in.t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusAccepted).Obj(in.t)
 	in.ready(slug)
 	return created
 }
@@ -198,7 +91,7 @@ func orgBody(slug, tier string) map[string]any {
 // key creates an org key and returns its id and token.
 func (in *instance) key(slug string) (id, token string) {
 	in.t.Helper()
-	m := must(in.t, in.do("POST", "/v1/orgs/"+slug+"/keys", adminKey, map[string]any{"name": "key of " + slug}), http.StatusCreated).obj(in.t)
+	m := must(in.t, in.do("POST", "/v1/orgs/"+slug+"/keys", adminKey, map[string]any{"name": "key of " + slug}), http.StatusCreated).Obj(in.t)
 	return m["id"].(string), m["key"].(string)
 }
 

@@ -44,7 +44,7 @@ func TestCreateOrgPlacesSharedOnLeastLoadedCluster(t *testing.T) {
 	}
 	// Both full (3+3): a clear conflict naming the region and the full cells.
 	r := in.do("POST", "/v1/orgs", adminKey, orgBody("one-too-many", "shared"))
-	p := must(t, r, http.StatusConflict).problem(t)
+	p := must(t, r, http.StatusConflict).Problem(t)
 	for _, want := range []string{"local/local", "cell-a 3/3", "cell-b 3/3"} {
 		if !strings.Contains(p.Detail, want) {
 			t.Errorf("conflict detail %q does not mention %q", p.Detail, want)
@@ -53,7 +53,7 @@ func TestCreateOrgPlacesSharedOnLeastLoadedCluster(t *testing.T) {
 	// No shared cell in the region at all.
 	body := orgBody("no-cell", "shared")
 	body["cloud"], body["region"] = "gcp", "europe-west3"
-	p = must(t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusConflict).problem(t)
+	p = must(t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusConflict).Problem(t)
 	if !strings.Contains(p.Detail, "no active shared cluster") || !strings.Contains(p.Detail, "gcp/europe-west3") {
 		t.Errorf("detail %q", p.Detail)
 	}
@@ -62,7 +62,7 @@ func TestCreateOrgPlacesSharedOnLeastLoadedCluster(t *testing.T) {
 		t.Fatalf("refused orgs were stored: %d (%v)", n, err)
 	}
 	// Capacity reported on the cluster.
-	c := must(t, in.do("GET", "/v1/clusters/"+a, adminKey, nil), 200).obj(t)
+	c := must(t, in.do("GET", "/v1/clusters/"+a, adminKey, nil), 200).Obj(t)
 	if c["orgs"].(float64) != 3 || c["capacity"].(float64) != 3 {
 		t.Fatalf("cluster %v", c)
 	}
@@ -127,7 +127,7 @@ func TestCreateOrgValidation(t *testing.T) {
 			for k, v := range c.change {
 				body[k] = v
 			}
-			p := must(t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusUnprocessableEntity).problem(t)
+			p := must(t, in.do("POST", "/v1/orgs", adminKey, body), http.StatusUnprocessableEntity).Problem(t)
 			if p.Type != "urn:cellplane:problem:invalid" {
 				t.Errorf("type %q", p.Type)
 			}
@@ -148,12 +148,12 @@ func TestCreateOrgValidation(t *testing.T) {
 	}
 	body := orgBody("valid-slug", "shared")
 	body["requirements"] = many
-	p := must(t, in.do("POST", "/v1/orgs", adminKey, body), 422).problem(t)
+	p := must(t, in.do("POST", "/v1/orgs", adminKey, body), 422).Problem(t)
 	if len(p.Errors) != 1 || p.Errors[0].Field != "requirements" {
 		t.Fatalf("%+v", p.Errors)
 	}
 	// Every bad field at once.
-	p = must(t, in.do("POST", "/v1/orgs", adminKey, map[string]any{"requirements": nil}), 422).problem(t)
+	p = must(t, in.do("POST", "/v1/orgs", adminKey, map[string]any{"requirements": nil}), 422).Problem(t)
 	fields := map[string]bool{}
 	for _, e := range p.Errors {
 		fields[e.Field] = true
@@ -164,7 +164,7 @@ func TestCreateOrgValidation(t *testing.T) {
 		}
 	}
 	// Nothing was stored by any of it.
-	if r := in.do("GET", "/v1/orgs", adminKey, nil).obj(t); len(r["orgs"].([]any)) != 0 {
+	if r := in.do("GET", "/v1/orgs", adminKey, nil).Obj(t); len(r["orgs"].([]any)) != 0 {
 		t.Fatalf("invalid requests stored orgs: %v", r)
 	}
 }
@@ -205,7 +205,7 @@ func TestRequestDecoding(t *testing.T) {
 			}
 			defer res.Body.Close()
 			b, _ := io.ReadAll(res.Body)
-			p := must(t, response{Status: res.StatusCode, Header: res.Header, Body: b}, c.status).problem(t)
+			p := must(t, response{Status: res.StatusCode, Header: res.Header, Body: b}, c.status).Problem(t)
 			if c.field == "" && !strings.Contains(p.Detail, c.detail) {
 				t.Errorf("detail %q does not contain %q", p.Detail, c.detail)
 			}
@@ -223,7 +223,7 @@ func TestDuplicateSlug(t *testing.T) {
 	in := start(t)
 	in.sharedCluster("cell", "local", "local", 100)
 	in.org("dup", "shared")
-	p := must(t, in.do("POST", "/v1/orgs", adminKey, orgBody("dup", "dedicated")), http.StatusConflict).problem(t)
+	p := must(t, in.do("POST", "/v1/orgs", adminKey, orgBody("dup", "dedicated")), http.StatusConflict).Problem(t)
 	if !strings.Contains(p.Detail, `slug "dup" already exists`) {
 		t.Fatalf("detail %q", p.Detail)
 	}
@@ -329,7 +329,7 @@ func TestListOrgsPaginates(t *testing.T) {
 			} `json:"orgs"`
 			NextCursor string `json:"next_cursor"`
 		}
-		must(t, in.do("GET", path, adminKey, nil), 200).json(t, &page)
+		must(t, in.do("GET", path, adminKey, nil), 200).JSON(t, &page)
 		pages++
 		for _, o := range page.Orgs {
 			got = append(got, o.Slug)
@@ -345,13 +345,13 @@ func TestListOrgsPaginates(t *testing.T) {
 	for _, bad := range []struct{ query, field string }{
 		{"limit=0", "limit"}, {"limit=501", "limit"}, {"limit=x", "limit"}, {"cursor=%21%21", "cursor"}, {"cursor=Zm9v", "cursor"},
 	} {
-		p := must(t, in.do("GET", "/v1/orgs?"+bad.query, adminKey, nil), 422).problem(t)
+		p := must(t, in.do("GET", "/v1/orgs?"+bad.query, adminKey, nil), 422).Problem(t)
 		if len(p.Errors) != 1 || p.Errors[0].Field != bad.field {
 			t.Errorf("%s: %+v", bad.query, p.Errors)
 		}
 	}
 	// Default page size holds them all.
-	if r := must(t, in.do("GET", "/v1/orgs", adminKey, nil), 200).obj(t); len(r["orgs"].([]any)) != 7 || r["next_cursor"] != nil {
+	if r := must(t, in.do("GET", "/v1/orgs", adminKey, nil), 200).Obj(t); len(r["orgs"].([]any)) != 7 || r["next_cursor"] != nil {
 		t.Fatalf("default page: %v", r)
 	}
 }
@@ -360,21 +360,21 @@ func TestGetUpdateDeleteOrg(t *testing.T) {
 	in := start(t)
 	in.sharedCluster("cell", "local", "local", 100)
 	created := in.org("acme", "shared")
-	got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).obj(t)
+	got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).Obj(t)
 	if got["id"] != created["id"] || got["version"] != "1.4.5" || got["requirements"].(map[string]any)["residency"] != "local" {
 		t.Fatalf("get: %v", got)
 	}
-	p := must(t, in.do("GET", "/v1/orgs/nope", adminKey, nil), 404).problem(t)
+	p := must(t, in.do("GET", "/v1/orgs/nope", adminKey, nil), 404).Problem(t)
 	if p.Detail != `org "nope" not found` {
 		t.Fatalf("detail %q", p.Detail)
 	}
 
 	// PATCH: version, sizing, name change; the same cloud/region is no change.
-	upd := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.5.0", "sizing": "large", "name": "ACME Medical", "cloud": "local", "region": "local"}), 202).obj(t)
+	upd := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.5.0", "sizing": "large", "name": "ACME Medical", "cloud": "local", "region": "local"}), 202).Obj(t)
 	if upd["version"] != "1.5.0" || upd["sizing"] != "large" || upd["name"] != "ACME Medical" || upd["operation"].(map[string]any)["kind"] != "upgrade" {
 		t.Fatalf("patch: %v", upd)
 	}
-	if got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).obj(t); got["version"] != "1.5.0" || got["updated_at"] == created["updated_at"] {
+	if got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).Obj(t); got["version"] != "1.5.0" || got["updated_at"] == created["updated_at"] {
 		t.Fatalf("patch not stored: %v", got)
 	}
 	for _, c := range []struct {
@@ -393,23 +393,23 @@ func TestGetUpdateDeleteOrg(t *testing.T) {
 		{map[string]any{"status": "ready"}, 400, "status", "unknown field"},
 		{map[string]any{"version": 2}, 400, "version", "must be a string"},
 	} {
-		p := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, c.body), c.status).problem(t)
+		p := must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, c.body), c.status).Problem(t)
 		if len(p.Errors) == 0 || p.Errors[0].Field != c.field || !strings.Contains(p.Errors[0].Message, c.message) {
 			t.Errorf("PATCH %v: %+v", c.body, p.Errors)
 		}
 	}
-	if got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).obj(t); got["cloud"] != "local" || got["version"] != "1.5.0" || got["sizing"] != "large" {
+	if got := must(t, in.do("GET", "/v1/orgs/acme", adminKey, nil), 200).Obj(t); got["cloud"] != "local" || got["version"] != "1.5.0" || got["sizing"] != "large" {
 		t.Fatalf("a refused PATCH changed the org: %v", got)
 	}
 	must(t, in.do("PATCH", "/v1/orgs/nope", adminKey, map[string]any{"version": "1.0.0"}), 404)
 
 	// DELETE marks for teardown; repeating it is harmless; the org can no longer change.
-	del := must(t, in.do("DELETE", "/v1/orgs/acme", adminKey, nil), 202).obj(t)
+	del := must(t, in.do("DELETE", "/v1/orgs/acme", adminKey, nil), 202).Obj(t)
 	if del["status"] != "deleting" {
 		t.Fatalf("delete: %v", del)
 	}
 	must(t, in.do("DELETE", "/v1/orgs/acme", adminKey, nil), 202)
-	p = must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.6.0"}), 409).problem(t)
+	p = must(t, in.do("PATCH", "/v1/orgs/acme", adminKey, map[string]any{"version": "1.6.0"}), 409).Problem(t)
 	if !strings.Contains(p.Detail, "being deleted") {
 		t.Fatalf("detail %q", p.Detail)
 	}

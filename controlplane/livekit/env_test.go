@@ -6,9 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -16,20 +14,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cellplane/cellplane/controlplane/api"
+	"github.com/cellplane/cellplane/controlplane/apitest"
 	"github.com/cellplane/cellplane/controlplane/app"
 	"github.com/cellplane/cellplane/controlplane/harness"
 	"github.com/cellplane/cellplane/controlplane/localcell"
-	"github.com/cellplane/cellplane/controlplane/secrets"
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	lkproto "github.com/livekit/protocol/livekit"
@@ -71,16 +63,16 @@ func TestMain(m *testing.M) {
 	harness.Main(m)
 }
 
-const adminKey = "test-admin-key-0123456789abcdef"
+const adminKey = apitest.AdminKey
 
 // env is one control plane on a fresh database, with the cell registered as the shared
 // cluster of cloud local, region local, receiving the cell's webhooks.
 type env struct {
-	t    testing.TB
-	URL  string
-	App  *app.App
-	Cell *localcell.Running
-	http *http.Client
+	t      testing.TB
+	URL    string
+	App    *app.App
+	Cell   *localcell.Running
+	client *apitest.Client
 }
 
 func newEnv(t testing.TB) *env {
@@ -92,29 +84,11 @@ func newEnv(t testing.TB) *env {
 // startEnv starts a control plane; with a nil cell, nothing is registered.
 func startEnv(t testing.TB, cell *localcell.Running) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{DatabaseURL: harness.Postgres(t), AdminKey: adminKey, MasterKey: secrets.GenerateMasterKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, l) }()
-	e := &env{t: t, URL: "http://" + l.Addr().String(), App: a, Cell: cell,
-		http: &http.Client{Timeout: 30 * time.Second, Transport: conforming{t: t, next: http.DefaultTransport}}}
+	srv := apitest.Start(t, app.Config{})
+	e := &env{t: t, URL: srv.URL, App: srv.App, Cell: cell, client: srv.Client}
 	u, _ := url.Parse(e.URL)
 	hookTarget.Store(u)
-	t.Cleanup(func() {
-		hookTarget.CompareAndSwap(u, nil)
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
+	t.Cleanup(func() { hookTarget.CompareAndSwap(u, nil) }) // runs before the server stops
 	if cell != nil {
 		must(t, e.do("POST", "/v1/clusters", adminKey, map[string]any{
 			"name": "cell-local-local-1", "cloud": "local", "region": "local", "kind": "shared",
@@ -163,7 +137,7 @@ func (e *env) provisioningOrg(slug, cloud, region string) string {
 	var k struct {
 		Key string `json:"key"`
 	}
-	must(e.t, e.do("POST", "/v1/orgs/"+slug+"/keys", adminKey, map[string]any{"name": "backend"}), 201).json(e.t, &k)
+	must(e.t, e.do("POST", "/v1/orgs/"+slug+"/keys", adminKey, map[string]any{"name": "backend"}), 201).JSON(e.t, &k)
 	return k.Key
 }
 
@@ -214,7 +188,7 @@ func (e *env) createSession(slug, key string, parts ...part) session {
 		ps = append(ps, map[string]any{"identity": p.identity, "name": "Name of " + p.identity, "role": p.role})
 	}
 	var s session
-	must(e.t, e.do("POST", "/v1/orgs/"+slug+"/sessions", key, map[string]any{"scenario": "sepsis-ward-3", "participants": ps, "max_duration": 1800}), 201).json(e.t, &s)
+	must(e.t, e.do("POST", "/v1/orgs/"+slug+"/sessions", key, map[string]any{"scenario": "sepsis-ward-3", "participants": ps, "max_duration": 1800}), 201).JSON(e.t, &s)
 	return s
 }
 
@@ -236,92 +210,24 @@ func (e *env) usage(slug, key string) usage {
 	e.t.Helper()
 	now := time.Now().UTC()
 	var u usage
-	must(e.t, e.do("GET", "/v1/orgs/"+slug+"/usage?from="+now.AddDate(0, 0, -1).Format("2006-01-02")+"&to="+now.AddDate(0, 0, 2).Format("2006-01-02"), key, nil), 200).json(e.t, &u)
+	must(e.t, e.do("GET", "/v1/orgs/"+slug+"/usage?from="+now.AddDate(0, 0, -1).Format("2006-01-02")+"&to="+now.AddDate(0, 0, 2).Format("2006-01-02"), key, nil), 200).JSON(e.t, &u)
 	return u
 }
 
-// response is an answer, its body kept.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) json(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-}
-
-type problem struct {
-	Type   string `json:"type"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-func (r response) problem(t testing.TB) problem {
-	t.Helper()
-	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("content type %q, want application/problem+json (status %d, body %s)", ct, r.Status, r.Body)
-	}
-	var p problem
-	r.json(t, &p)
-	return p
-}
+type (
+	response = apitest.Response
+	problem  = apitest.Problem
+)
 
 // do sends body (a string as is, anything else as JSON) with key as bearer.
 func (e *env) do(method, path, key string, body any, header ...string) response {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := e.http.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return e.client.Do(method, path, key, body, header...)
 }
 
 func must(t testing.TB, r response, want int) response {
 	t.Helper()
-	if r.Status != want {
-		t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)
-	}
-	return r
+	return apitest.Must(t, r, want)
 }
 
 // webhook posts a LiveKit webhook event signed with key and secret, as LiveKit does.
@@ -474,63 +380,4 @@ func roomsHosted(t *testing.T, n localcell.LiveKitNode) int {
 	}
 	t.Fatalf("%s: no livekit_room_total metric", n.Name)
 	return 0
-}
-
-var (
-	docOnce   sync.Once
-	docRouter routers.Router
-	docErr    error
-)
-
-// conforming checks every answer the tests get against openapi.yaml (status documented,
-// body matching its schema), so these tests keep the sessions part of the document true.
-type conforming struct {
-	t    testing.TB
-	next http.RoundTripper
-}
-
-func (c conforming) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := c.next.RoundTrip(req)
-	if err != nil {
-		return res, err
-	}
-	docOnce.Do(func() {
-		doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
-		if err != nil {
-			docErr = err
-			return
-		}
-		doc.Servers = nil
-		docRouter, docErr = legacy.NewRouter(doc)
-	})
-	if docErr != nil {
-		c.t.Errorf("openapi: %v", docErr)
-		return res, nil
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return res, nil
-	}
-	route, params, err := docRouter.FindRoute(req)
-	if err != nil {
-		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
-			c.t.Errorf("%s %s: not in openapi.yaml but answered %d", req.Method, req.URL.Path, res.StatusCode)
-		}
-		return res, nil
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
-		Status: res.StatusCode,
-		Header: res.Header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true,
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		c.t.Errorf("%s %s -> %d does not conform to openapi.yaml: %v\nbody: %.300s", req.Method, req.URL.Path, res.StatusCode, err, body)
-	}
-	return res, nil
 }

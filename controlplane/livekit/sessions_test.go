@@ -104,23 +104,23 @@ func TestSessionJoinMeterAndEnd(t *testing.T) {
 
 	// Reading back: participants without tokens; listing by state.
 	var got session
-	must(t, e.do("GET", "/v1/orgs/st-marys/sessions/"+s.ID, key, nil), 200).json(t, &got)
+	must(t, e.do("GET", "/v1/orgs/st-marys/sessions/"+s.ID, key, nil), 200).JSON(t, &got)
 	if len(got.Participants) != 5 || got.Participants[0].Token != "" || got.Room != s.Room {
 		t.Errorf("GET session = %+v", got)
 	}
 	var page struct{ Sessions []session }
-	must(t, e.do("GET", "/v1/orgs/st-marys/sessions?state=active", key, nil), 200).json(t, &page)
+	must(t, e.do("GET", "/v1/orgs/st-marys/sessions?state=active", key, nil), 200).JSON(t, &page)
 	if len(page.Sessions) != 1 || page.Sessions[0].ID != s.ID {
 		t.Errorf("active sessions = %+v", page.Sessions)
 	}
-	must(t, e.do("GET", "/v1/orgs/st-marys/sessions?state=ended", key, nil), 200).json(t, &page)
+	must(t, e.do("GET", "/v1/orgs/st-marys/sessions?state=ended", key, nil), 200).JSON(t, &page)
 	if len(page.Sessions) != 0 {
 		t.Errorf("ended sessions = %+v", page.Sessions)
 	}
 
 	// Ending closes the room (the trainee is disconnected) and stops the meter.
 	var ended session
-	must(t, e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/end", key, nil), 200).json(t, &ended)
+	must(t, e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/end", key, nil), 200).JSON(t, &ended)
 	if ended.State != "ended" || ended.EndedAt == nil || ended.EndReason != "ended through the API" {
 		t.Fatalf("ended = %+v", ended)
 	}
@@ -151,11 +151,11 @@ func TestSessionJoinMeterAndEnd(t *testing.T) {
 	}
 	// Ended is final: ending again changes nothing, and no more tokens.
 	var again session
-	must(t, e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/end", key, nil), 200).json(t, &again)
+	must(t, e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/end", key, nil), 200).JSON(t, &again)
 	if !again.EndedAt.Equal(*ended.EndedAt) {
 		t.Errorf("ending twice moved ended_at: %v -> %v", ended.EndedAt, again.EndedAt)
 	}
-	p := e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/tokens", key, map[string]any{"identity": "late", "role": "trainee"}).problem(t)
+	p := e.do("POST", "/v1/orgs/st-marys/sessions/"+s.ID+"/tokens", key, map[string]any{"identity": "late", "role": "trainee"}).Problem(t)
 	if p.Status != 409 {
 		t.Errorf("token for an ended session: %+v", p)
 	}
@@ -175,7 +175,7 @@ func TestTokensForALiveSessionAndExpiry(t *testing.T) {
 		LiveKitURL string `json:"livekit_url"`
 		SessionID  string `json:"session_id"`
 	}
-	must(t, e.do("POST", path, key, map[string]any{"identity": "examiner", "name": "External examiner", "role": "observer"}), 201).json(t, &tok)
+	must(t, e.do("POST", path, key, map[string]any{"identity": "examiner", "name": "External examiner", "role": "observer"}), 201).JSON(t, &tok)
 	claims, exp := verify(t, e, tok.Token)
 	if tok.Room != s.Room || tok.SessionID != s.ID || tok.LiveKitURL != s.LiveKitURL || claims.Video.Room != s.Room ||
 		!claims.Video.Hidden || claims.Video.GetCanPublish() || exp.After(s.ExpiresAt.Add(time.Second)) {
@@ -183,12 +183,12 @@ func TestTokensForALiveSessionAndExpiry(t *testing.T) {
 	}
 	// The same identity again in the same role: a fresh token. In another role: refused.
 	must(t, e.do("POST", path, key, map[string]any{"identity": "examiner", "role": "observer"}), 201)
-	p := e.do("POST", path, key, map[string]any{"identity": "examiner", "role": "instructor"}).problem(t)
+	p := e.do("POST", path, key, map[string]any{"identity": "examiner", "role": "instructor"}).Problem(t)
 	if p.Status != 409 || len(p.Errors) != 1 || p.Errors[0].Field != "identity" {
 		t.Errorf("role change: %+v", p)
 	}
 	// Bad fields are named.
-	p = e.do("POST", path, key, map[string]any{"identity": "x y", "role": "admin"}).problem(t)
+	p = e.do("POST", path, key, map[string]any{"identity": "x y", "role": "admin"}).Problem(t)
 	if p.Status != 422 || len(p.Errors) != 2 || p.Errors[0].Field != "identity" || p.Errors[1].Field != "role" {
 		t.Errorf("bad token request: %+v", p)
 	}
@@ -209,7 +209,7 @@ func TestTokensForALiveSessionAndExpiry(t *testing.T) {
 		t.Errorf("dispatches after minting an agent: %v", d.AgentDispatches)
 	}
 	var got session
-	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).json(t, &got)
+	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).JSON(t, &got)
 	if len(got.Participants) != 3 {
 		t.Errorf("participants = %+v", got.Participants)
 	}
@@ -218,7 +218,7 @@ func TestTokensForALiveSessionAndExpiry(t *testing.T) {
 	if _, err := e.App.Pool.Exec(context.Background(), `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	p = e.do("POST", path, key, map[string]any{"identity": "late", "role": "trainee"}).problem(t)
+	p = e.do("POST", path, key, map[string]any{"identity": "late", "role": "trainee"}).Problem(t)
 	if p.Status != 409 || !strings.Contains(p.Detail, "max_duration") {
 		t.Errorf("token past max_duration: %+v", p)
 	}
@@ -226,7 +226,7 @@ func TestTokensForALiveSessionAndExpiry(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("EndExpired = %d, %v", n, err)
 	}
-	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).json(t, &got)
+	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).JSON(t, &got)
 	if got.State != "ended" || got.EndReason != "max_duration reached" || e.roomExists(s.Room) {
 		t.Errorf("after expiry: %s %q, room exists %v", got.State, got.EndReason, e.roomExists(s.Room))
 	}
@@ -488,12 +488,12 @@ func TestOrgKeysCannotReachAnotherOrgsSessions(t *testing.T) {
 	}
 	// Nothing changed for beta.
 	var got session
-	must(t, e.do("GET", "/v1/orgs/beta/sessions/"+sb.ID, betaKey, nil), 200).json(t, &got)
+	must(t, e.do("GET", "/v1/orgs/beta/sessions/"+sb.ID, betaKey, nil), 200).JSON(t, &got)
 	if got.State != "active" || len(got.Participants) != 1 || !e.roomExists(sb.Room) {
 		t.Errorf("beta's session after the attempts: %+v", got)
 	}
 	var page struct{ Sessions []session }
-	must(t, e.do("GET", "/v1/orgs/alpha/sessions", alphaKey, nil), 200).json(t, &page)
+	must(t, e.do("GET", "/v1/orgs/alpha/sessions", alphaKey, nil), 200).JSON(t, &page)
 	if len(page.Sessions) != 1 || page.Sessions[0].ID != sa.ID {
 		t.Errorf("alpha lists %+v", page.Sessions)
 	}
@@ -501,7 +501,7 @@ func TestOrgKeysCannotReachAnotherOrgsSessions(t *testing.T) {
 		t.Errorf("beta has %d sessions", n)
 	}
 	// The all-orgs usage is the admin's only.
-	if p := e.do("GET", "/v1/usage", alphaKey, nil).problem(t); p.Status != 403 {
+	if p := e.do("GET", "/v1/usage", alphaKey, nil).Problem(t); p.Status != 403 {
 		t.Errorf("org key on /v1/usage: %+v", p)
 	}
 }
@@ -532,7 +532,7 @@ func TestSessionGoesOnlyToTheOrgsOwnClusterAndNothingIsHalfWritten(t *testing.T)
 	// The org in Frankfurt gets its own (down) LiveKit, never the local one: 503, and no
 	// session, participant or room is left behind.
 	p := e.do("POST", "/v1/orgs/gamma/sessions", awsKey, map[string]any{"scenario": "s",
-		"participants": []map[string]any{{"identity": "t1", "role": "trainee"}, {"identity": "bot", "role": "agent"}}}).problem(t)
+		"participants": []map[string]any{{"identity": "t1", "role": "trainee"}, {"identity": "bot", "role": "agent"}}}).Problem(t)
 	if p.Status != 503 || !strings.Contains(p.Detail, "room") {
 		t.Errorf("session on a LiveKit that is down: %+v", p)
 	}
@@ -540,7 +540,7 @@ func TestSessionGoesOnlyToTheOrgsOwnClusterAndNothingIsHalfWritten(t *testing.T)
 		t.Errorf("%d rows left by the failed create", n)
 	}
 	var page struct{ Sessions []session }
-	must(t, e.do("GET", "/v1/orgs/gamma/sessions", awsKey, nil), 200).json(t, &page)
+	must(t, e.do("GET", "/v1/orgs/gamma/sessions", awsKey, nil), 200).JSON(t, &page)
 	if len(page.Sessions) != 0 {
 		t.Errorf("gamma lists %+v", page.Sessions)
 	}
@@ -562,7 +562,7 @@ func TestSessionGoesOnlyToTheOrgsOwnClusterAndNothingIsHalfWritten(t *testing.T)
 	var route struct {
 		LiveKitURL string `json:"livekit_url"`
 	}
-	must(t, e.do("GET", "/v1/route/alpha", "", nil), 200).json(t, &route)
+	must(t, e.do("GET", "/v1/route/alpha", "", nil), 200).JSON(t, &route)
 	if wsURL(route.LiveKitURL) != s.LiveKitURL {
 		t.Errorf("route %s, session %s", route.LiveKitURL, s.LiveKitURL)
 	}
@@ -590,7 +590,7 @@ func TestSessionRequestValidation(t *testing.T) {
 		{"participants not a list", map[string]any{"scenario": "s", "participants": "t1"}, 400, []string{"participants"}},
 		{"unknown field", map[string]any{"scenario": "s", "participants": []any{ok}, "room": "mine"}, 400, []string{"room"}},
 	} {
-		p := e.do("POST", path, key, c.body).problem(t)
+		p := e.do("POST", path, key, c.body).Problem(t)
 		var fields []string
 		for _, f := range p.Errors {
 			fields = append(fields, f.Field)
@@ -603,22 +603,22 @@ func TestSessionRequestValidation(t *testing.T) {
 	for i := range many {
 		many[i] = map[string]any{"identity": "p" + strconv.Itoa(i), "role": "trainee"}
 	}
-	if p := e.do("POST", path, key, map[string]any{"scenario": "s", "participants": many}).problem(t); p.Status != 422 || p.Errors[0].Field != "participants" {
+	if p := e.do("POST", path, key, map[string]any{"scenario": "s", "participants": many}).Problem(t); p.Status != 422 || p.Errors[0].Field != "participants" {
 		t.Errorf("101 participants: %+v", p)
 	}
-	if p := e.do("POST", path, key, "scenario=s", "Content-Type", "text/plain").problem(t); p.Status != 415 {
+	if p := e.do("POST", path, key, "scenario=s", "Content-Type", "text/plain").Problem(t); p.Status != 415 {
 		t.Errorf("text body: %+v", p)
 	}
-	if p := e.do("GET", path+"?state=gone&limit=0&from=yesterday", key, nil).problem(t); p.Status != 422 || len(p.Errors) != 2 {
+	if p := e.do("GET", path+"?state=gone&limit=0&from=yesterday", key, nil).Problem(t); p.Status != 422 || len(p.Errors) != 2 {
 		t.Errorf("bad list query: %+v", p)
 	}
-	if p := e.do("GET", "/v1/orgs/acme/usage?from=2026-11-10&to=2026-11-01", key, nil).problem(t); p.Status != 422 || p.Errors[0].Field != "to" {
+	if p := e.do("GET", "/v1/orgs/acme/usage?from=2026-11-10&to=2026-11-01", key, nil).Problem(t); p.Status != 422 || p.Errors[0].Field != "to" {
 		t.Errorf("bad usage period: %+v", p)
 	}
-	if p := e.do("GET", "/v1/usage?format=xml", adminKey, nil).problem(t); p.Status != 422 || p.Errors[0].Field != "format" {
+	if p := e.do("GET", "/v1/usage?format=xml", adminKey, nil).Problem(t); p.Status != 422 || p.Errors[0].Field != "format" {
 		t.Errorf("bad usage format: %+v", p)
 	}
-	if p := e.do("GET", "/v1/orgs/acme/sessions/not-a-uuid", key, nil).problem(t); p.Status != 404 {
+	if p := e.do("GET", "/v1/orgs/acme/sessions/not-a-uuid", key, nil).Problem(t); p.Status != 404 {
 		t.Errorf("malformed id: %+v", p)
 	}
 	if n := e.dbInt(`SELECT count(*) FROM sessions`); n != 0 {
@@ -626,13 +626,13 @@ func TestSessionRequestValidation(t *testing.T) {
 	}
 	// Only a ready org starts sessions: not one still being onboarded, nor one being torn down.
 	provKey := e.provisioningOrg("fresh", "local", "local")
-	if p := e.do("POST", "/v1/orgs/fresh/sessions", provKey, map[string]any{"scenario": "s", "participants": []any{ok}}).problem(t); p.Status != 409 || !strings.Contains(p.Detail, "not ready") {
+	if p := e.do("POST", "/v1/orgs/fresh/sessions", provKey, map[string]any{"scenario": "s", "participants": []any{ok}}).Problem(t); p.Status != 409 || !strings.Contains(p.Detail, "not ready") {
 		t.Errorf("session of an org being onboarded: %+v", p)
 	}
 	if r := e.do("DELETE", "/v1/orgs/acme", adminKey, nil); r.Status != 202 && r.Status != 200 {
 		t.Fatalf("delete org: %d %s", r.Status, r.Body)
 	}
-	if p := e.do("POST", path, key, map[string]any{"scenario": "s", "participants": []any{ok}}).problem(t); p.Status != 409 {
+	if p := e.do("POST", path, key, map[string]any{"scenario": "s", "participants": []any{ok}}).Problem(t); p.Status != 409 {
 		t.Errorf("session of a deleting org: %+v", p)
 	}
 }
@@ -652,7 +652,7 @@ func TestSessionListPagination(t *testing.T) {
 			Sessions   []session `json:"sessions"`
 			NextCursor string    `json:"next_cursor"`
 		}
-		must(t, e.do("GET", "/v1/orgs/acme/sessions?limit=2&cursor="+cursor, key, nil), 200).json(t, &page)
+		must(t, e.do("GET", "/v1/orgs/acme/sessions?limit=2&cursor="+cursor, key, nil), 200).JSON(t, &page)
 		for _, s := range page.Sessions {
 			seen = append(seen, s.ID)
 		}
@@ -666,7 +666,7 @@ func TestSessionListPagination(t *testing.T) {
 	}
 	var page struct{ Sessions []session }
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	must(t, e.do("GET", "/v1/orgs/acme/sessions?from="+future, key, nil), 200).json(t, &page)
+	must(t, e.do("GET", "/v1/orgs/acme/sessions?from="+future, key, nil), 200).JSON(t, &page)
 	if len(page.Sessions) != 0 {
 		t.Errorf("sessions created in the future: %d", len(page.Sessions))
 	}
@@ -696,7 +696,7 @@ func TestWebhooksAreVerifiedAndAppliedOnce(t *testing.T) {
 
 	rejected := func(what string, r response) {
 		t.Helper()
-		if p := r.problem(t); p.Status != 401 {
+		if p := r.Problem(t); p.Status != 401 {
 			t.Errorf("%s: %d %s", what, r.Status, r.Body)
 		}
 	}
@@ -714,20 +714,20 @@ func TestWebhooksAreVerifiedAndAppliedOnce(t *testing.T) {
 	}
 
 	var res struct{ Outcome string }
-	must(t, e.do("POST", "/v1/livekit/webhook", "", body, "Authorization", authz), 200).json(t, &res)
+	must(t, e.do("POST", "/v1/livekit/webhook", "", body, "Authorization", authz), 200).JSON(t, &res)
 	if res.Outcome != "applied" {
 		t.Errorf("first delivery: %s", res.Outcome)
 	}
 	// The very same request replayed is counted once.
 	for range 3 {
-		must(t, e.do("POST", "/v1/livekit/webhook", "", body, "Authorization", authz), 200).json(t, &res)
+		must(t, e.do("POST", "/v1/livekit/webhook", "", body, "Authorization", authz), 200).JSON(t, &res)
 		if res.Outcome != "duplicate" {
 			t.Errorf("replay: %s", res.Outcome)
 		}
 	}
 	left := leftEvent("EV_test_left", s.Room, "PA_test1", "t1", now-60, now)
 	for i, want := range []string{"applied", "duplicate"} {
-		must(t, e.webhook(k, secret, left), 200).json(t, &res)
+		must(t, e.webhook(k, secret, left), 200).JSON(t, &res)
 		if res.Outcome != want {
 			t.Errorf("left delivery %d: %s", i, res.Outcome)
 		}
@@ -740,7 +740,7 @@ func TestWebhooksAreVerifiedAndAppliedOnce(t *testing.T) {
 	}
 
 	// A room that is no session of this cluster: verified, ignored.
-	must(t, e.webhook(k, secret, joinedEvent("EV_test_other", "acme-notaroom", "PA_x", "x", now, now)), 200).json(t, &res)
+	must(t, e.webhook(k, secret, joinedEvent("EV_test_other", "acme-notaroom", "PA_x", "x", now, now)), 200).JSON(t, &res)
 	if res.Outcome != "ignored" {
 		t.Errorf("unknown room: %s", res.Outcome)
 	}
@@ -748,7 +748,7 @@ func TestWebhooksAreVerifiedAndAppliedOnce(t *testing.T) {
 	otherSecret := strings.Repeat("o", 40)
 	must(t, e.do("POST", "/v1/clusters", adminKey, map[string]any{"name": "cell-aws-eu-west-1-1", "cloud": "aws", "region": "eu-west-1",
 		"kind": "shared", "livekit_url": deadURL(t), "livekit_api_key": "APIother", "livekit_api_secret": otherSecret, "capacity": 5}), 201)
-	must(t, e.webhook("APIother", otherSecret, joinedEvent("EV_test_cross", s.Room, "PA_cross", "intruder", now, now)), 200).json(t, &res)
+	must(t, e.webhook("APIother", otherSecret, joinedEvent("EV_test_cross", s.Room, "PA_cross", "intruder", now, now)), 200).JSON(t, &res)
 	if res.Outcome != "ignored" || e.dbInt(`SELECT count(*) FROM participant_presence WHERE identity = 'intruder'`) != 0 {
 		t.Errorf("another cluster's event for this room: %s", res.Outcome)
 	}
@@ -769,7 +769,7 @@ func TestScriptedTimeline(t *testing.T) {
 		t.Helper()
 		ev++
 		var res struct{ Outcome string }
-		must(t, e.webhook(k, secret, w), 200).json(t, &res)
+		must(t, e.webhook(k, secret, w), 200).JSON(t, &res)
 		if res.Outcome != want {
 			t.Errorf("event %d (%s %s): %s, want %s", ev, w.Event, w.Id, res.Outcome, want)
 		}
@@ -806,7 +806,7 @@ func TestScriptedTimeline(t *testing.T) {
 		t.Errorf("days = %+v", u.Days)
 	}
 	var got session
-	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).json(t, &got)
+	must(t, e.do("GET", "/v1/orgs/acme/sessions/"+s.ID, key, nil), 200).JSON(t, &got)
 	if got.State != "ended" || got.EndedAt == nil || got.EndedAt.Unix() != base+1500 || got.EndReason != "the room was closed by LiveKit" {
 		t.Errorf("session after room_finished: %s at %v (%q)", got.State, got.EndedAt, got.EndReason)
 	}
@@ -817,7 +817,7 @@ func TestScriptedTimeline(t *testing.T) {
 	var all struct {
 		Orgs []usage `json:"orgs"`
 	}
-	must(t, e.do("GET", "/v1/usage?"+period, adminKey, nil), 200).json(t, &all)
+	must(t, e.do("GET", "/v1/usage?"+period, adminKey, nil), 200).JSON(t, &all)
 	if len(all.Orgs) != 2 || all.Orgs[0].Org != "acme" || all.Orgs[0].ParticipantSeconds != wantSeconds || all.Orgs[1].Org != "quiet" || all.Orgs[1].ParticipantSeconds != 0 {
 		t.Errorf("all usage = %+v", all.Orgs)
 	}
@@ -927,7 +927,7 @@ func TestSIGTERMOnTheHostingNode(t *testing.T) {
 		t.Errorf("session 2 participants after the drain: %v", ids)
 	}
 	var ended session
-	must(t, e.do("POST", "/v1/orgs/acme/sessions/"+s2.ID+"/end", key, nil), 200).json(t, &ended)
+	must(t, e.do("POST", "/v1/orgs/acme/sessions/"+s2.ID+"/end", key, nil), 200).JSON(t, &ended)
 
 	// Exact: one stay per participant; t1's matches LiveKit's join time and the leave.
 	if n := e.dbInt(`SELECT count(*) FROM participant_presence`); n != 2 {

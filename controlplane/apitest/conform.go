@@ -1,4 +1,4 @@
-package api_test
+package apitest
 
 import (
 	"bytes"
@@ -14,6 +14,12 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 )
+
+// Conforming wraps next so that every answer is checked against openapi.yaml: the status
+// documented for the operation, the content type and the body matching its schema.
+func Conforming(t testing.TB, next http.RoundTripper) http.RoundTripper {
+	return conforming{t: t, next: next}
+}
 
 var (
 	docOnce   sync.Once
