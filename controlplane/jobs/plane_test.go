@@ -64,6 +64,9 @@ type plane struct {
 	Cell    *localcell.Running
 	Kube    *localcell.KubeClient
 	logFile string
+
+	mu    sync.Mutex
+	slugs []string // orgs created, whose namespaces go at the end of the test
 }
 
 type planeOpts struct {
@@ -118,6 +121,14 @@ func newPlane(t testing.TB, o planeOpts) *plane {
 		}
 	})
 	p.registerCell()
+	// The cell outlives the test: free its workers pool of this test's orgs.
+	t.Cleanup(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, slug := range p.slugs {
+			_ = p.Kube.Do(context.Background(), "DELETE", "/api/v1/namespaces/org-"+slug, nil, nil)
+		}
+	})
 	return p
 }
 
@@ -172,6 +183,9 @@ func (p *plane) createOrg(slug, version string) string {
 	if s != 202 {
 		p.t.Fatalf("create %s: %d %v", slug, s, m)
 	}
+	p.mu.Lock()
+	p.slugs = append(p.slugs, slug)
+	p.mu.Unlock()
 	op := m["operation"].(map[string]any)
 	if op["kind"] != "onboard" || op["state"] != "queued" || op["stack"] != "tenant-"+slug {
 		p.t.Fatalf("onboard operation %v", op)

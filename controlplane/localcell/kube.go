@@ -27,7 +27,9 @@ var nodePools = []struct {
 }{
 	{"system", 1, "4", "16Gi"},
 	{"media", 2, "8", "16Gi"},
-	{"workers", 3, "16", "64Gi"},
+	// kwok nodes are simulated: room for about a hundred small orgs (1.5 CPU of requests
+	// each), so that many onboardings at once (tests, benchmarks) fit.
+	{"workers", 3, "64", "256Gi"},
 }
 
 type kubeParts struct {
