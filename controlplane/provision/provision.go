@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/blang/semver"
@@ -78,6 +79,27 @@ type Runner struct {
 	o       Options
 	project workspace.Project
 	cmd     auto.PulumiCommand
+
+	mu     sync.Mutex
+	stacks map[string]*sync.Mutex
+}
+
+// hold serialises this Runner's use of one stack's workspace: opening a workspace rewrites
+// its project file, so concurrent users of one workspace (tenants reading their cell's
+// outputs at once) would read it half written.
+func (r *Runner) hold(stack string) func() {
+	r.mu.Lock()
+	if r.stacks == nil {
+		r.stacks = map[string]*sync.Mutex{}
+	}
+	m := r.stacks[stack]
+	if m == nil {
+		m = &sync.Mutex{}
+		r.stacks[stack] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // New checks the options and the tools and returns a Runner.
@@ -188,6 +210,7 @@ func (r *Runner) Run(ctx context.Context, op Op, run controlplane.StackRun) (*co
 // Up brings the stack to run.Config, creating it when needed and recovering it first from
 // an interrupted run. On tier B tenants it then applies the org's Redis ACL user.
 func (r *Runner) Up(ctx context.Context, run controlplane.StackRun) (*controlplane.StackResult, error) {
+	defer r.hold(run.Stack)()
 	st, err := r.stack(ctx, run)
 	if err != nil {
 		return nil, err
@@ -209,6 +232,7 @@ func (r *Runner) Up(ctx context.Context, run controlplane.StackRun) (*controlpla
 
 // Preview shows what Up would change.
 func (r *Runner) Preview(ctx context.Context, run controlplane.StackRun) (*controlplane.StackResult, error) {
+	defer r.hold(run.Stack)()
 	st, err := r.stack(ctx, run)
 	if err != nil {
 		return nil, err
@@ -227,6 +251,7 @@ func (r *Runner) Preview(ctx context.Context, run controlplane.StackRun) (*contr
 
 // Refresh reads the real state of the stack's resources back into its state.
 func (r *Runner) Refresh(ctx context.Context, run controlplane.StackRun) (*controlplane.StackResult, error) {
+	defer r.hold(run.Stack)()
 	st, err := r.stack(ctx, run)
 	if err != nil {
 		return nil, err
@@ -246,6 +271,7 @@ func (r *Runner) Refresh(ctx context.Context, run controlplane.StackRun) (*contr
 // Destroy deletes every resource of the stack and then the stack itself. A stack that
 // does not exist is already destroyed.
 func (r *Runner) Destroy(ctx context.Context, run controlplane.StackRun) (*controlplane.StackResult, error) {
+	defer r.hold(run.Stack)()
 	ws, err := r.workspace(ctx, run)
 	if err != nil {
 		return nil, err
@@ -282,6 +308,7 @@ func (r *Runner) Destroy(ctx context.Context, run controlplane.StackRun) (*contr
 // Outputs returns a stack's current outputs (run.Config needs only cellplane:cloud, which
 // picks the secrets passphrase).
 func (r *Runner) Outputs(ctx context.Context, run controlplane.StackRun) (map[string]controlplane.StackOutput, error) {
+	defer r.hold(run.Stack)()
 	ws, err := r.workspace(ctx, run)
 	if err != nil {
 		return nil, err
