@@ -455,3 +455,39 @@ func TestTwentyOrgsAtOnce(t *testing.T) {
 		eventually(t, 2*time.Second, slug+" routed", func() bool { s, _ := p.route(slug); return s == 200 })
 	}
 }
+
+// TestTierAWritesBackItsCluster: a tier A org gets a cluster record of its own (pending);
+// its onboard operation writes the cluster's outputs back to it (LiveKit URL, version and
+// keys, the secret sealed) and makes it active; the org is then routed to it.
+func TestTierAWritesBackItsCluster(t *testing.T) {
+	p := newPlane(t, planeOpts{workers: 2})
+	s, m := p.do("POST", "/v1/orgs", adminKey, map[string]any{"slug": "solo", "name": "Solo Clinic", "tier": "dedicated",
+		"cloud": "local", "region": "local", "version": "1.4.5", "sizing": "small"})
+	if s != 202 {
+		t.Fatalf("create: %d %v", s, m)
+	}
+	cluster := m["placement"].(map[string]any)["cluster"].(map[string]any)
+	if cluster["status"] != "pending" || cluster["livekit_url"] != "" {
+		t.Fatalf("new cluster record %v", cluster)
+	}
+	op := p.mustSucceed(m["operation"].(map[string]any)["id"].(string))
+	if op.Stack != "org-solo" || op.Config[controlplane.ConfigRole] != "org" {
+		t.Fatalf("operation %+v", op)
+	}
+	p.slugs = append(p.slugs, "solo")
+	s, c := p.do("GET", "/v1/clusters/"+op.ClusterID, adminKey, nil)
+	if s != 200 || c["status"] != "active" || c["livekit_url"] != p.Cell.LiveKitURL() || c["livekit_api_key"] != p.Cell.APIKey ||
+		!strings.HasPrefix(c["livekit_version"].(string), "1.") {
+		t.Fatalf("cluster after onboarding: %d %v", s, c)
+	}
+	creds, err := p.App.Clusters.LiveKitCredentials(context.Background(), op.ClusterID)
+	if err != nil || creds.APISecret != p.Cell.APISecret {
+		t.Fatalf("sealed LiveKit secret: %v", err)
+	}
+	p.checkRelease("solo", "1.4.5")
+	var route map[string]any
+	eventually(t, 2*time.Second, "routed", func() bool { s, route = p.route("solo"); return s == 200 })
+	if route["livekit_url"] != p.Cell.LiveKitURL() {
+		t.Fatalf("route %v", route)
+	}
+}

@@ -287,7 +287,7 @@ func (s *OperationService) writeBack(ctx context.Context, tx pgx.Tx, clusterID s
 			status = CASE WHEN status = 'pending' THEN 'active' ELSE status END,
 			updated_at = now()
 		WHERE id = $1`, uuid.MustParse(clusterID), apiURL, str(controlplane.OutputLiveKitURL),
-		str(controlplane.OutputLiveKitVersion), str(controlplane.OutputLiveKitAPIKey), sealed)
+		strings.TrimPrefix(str(controlplane.OutputLiveKitVersion), "v"), str(controlplane.OutputLiveKitAPIKey), sealed)
 	return err
 }
 
