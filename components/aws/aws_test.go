@@ -27,8 +27,6 @@ const (
 	tRecord     = "aws:route53/record:Record"
 )
 
-func mocks() *mocktest.Mocks { return mocktest.Clouds() }
-
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "mercy-health", Region: "us-east-1", Sizing: spec.Medium, PrivateEndpoint: true,
 		DNSZone: "cells.cellplane.io", DeletionProtection: true}
@@ -38,12 +36,11 @@ type result struct {
 	m          *mocktest.Mocks
 	c          *Cluster
 	kubeconfig string
-	redisTLS   bool
 }
 
 func run(t *testing.T, args cluster.Args) result {
 	t.Helper()
-	m := mocks()
+	m := mocktest.Clouds()
 	var res result
 	err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {
 		c, err := New(ctx, "cell", args)
@@ -362,7 +359,7 @@ func TestRegionComesFromArgsAndChildrenAreParented(t *testing.T) {
 
 func TestUnknownRegionIsRejectedBeforeAnythingIsRegistered(t *testing.T) {
 	for _, region := range []string{"uksouth", "mars-north-1", ""} {
-		m := mocks()
+		m := mocktest.Clouds()
 		args := baseArgs()
 		args.Region = region
 		err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {

@@ -17,8 +17,6 @@ import (
 
 const tK8s = "pulumi:providers:kubernetes"
 
-func mocks() *mocktest.Mocks { return mocktest.Clouds() }
-
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "nhs-trust", Region: "uksouth", Sizing: spec.Medium, PrivateEndpoint: true,
 		DNSZone: "cells.cellplane.io", DeletionProtection: true}
@@ -33,7 +31,7 @@ type result struct {
 
 func run(t *testing.T, args cluster.Args) result {
 	t.Helper()
-	m := mocks()
+	m := mocktest.Clouds()
 	res := result{annotations: map[string]string{}}
 	err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {
 		c, err := New(ctx, "cell", args)
@@ -346,7 +344,7 @@ func TestRegionComesFromArgsAndChildrenAreParented(t *testing.T) {
 
 func TestUnknownRegionIsRejectedBeforeAnythingIsRegistered(t *testing.T) {
 	for _, region := range []string{"europe-west3", "uk-south", ""} {
-		m := mocks()
+		m := mocktest.Clouds()
 		args := baseArgs()
 		args.Region = region
 		err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {

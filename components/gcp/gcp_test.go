@@ -24,8 +24,6 @@ const (
 	tK8s       = "pulumi:providers:kubernetes"
 )
 
-func mocks() *mocktest.Mocks { return mocktest.Clouds() }
-
 func baseArgs() cluster.Args {
 	return cluster.Args{Org: "charite-berlin", Region: "europe-west3", Sizing: spec.Medium, PrivateEndpoint: true,
 		DNSZone: "cells.cellplane.io", DeletionProtection: true}
@@ -40,7 +38,7 @@ type result struct {
 
 func run(t *testing.T, args cluster.Args) result {
 	t.Helper()
-	m := mocks()
+	m := mocktest.Clouds()
 	var res result
 	err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {
 		c, err := New(ctx, "cell", args)
@@ -317,7 +315,7 @@ func TestRegionComesFromArgsAndChildrenAreParented(t *testing.T) {
 
 func TestUnknownRegionIsRejectedBeforeAnythingIsRegistered(t *testing.T) {
 	for _, region := range []string{"us-east-1", "europe-west99", ""} {
-		m := mocks()
+		m := mocktest.Clouds()
 		args := baseArgs()
 		args.Region = region
 		err := m.Run(t, "org-test", nil, func(ctx *pulumi.Context) error {

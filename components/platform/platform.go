@@ -303,14 +303,6 @@ func toleration(t cluster.Taint) pulumi.Map {
 	return pulumi.Map{"key": pulumi.String(t.Key), "operator": pulumi.String("Equal"), "value": pulumi.String(t.Value), "effect": pulumi.String(t.Effect)}
 }
 
-func selector(m map[string]string) pulumi.StringMap {
-	out := pulumi.StringMap{}
-	for k, v := range m {
-		out[k] = pulumi.String(v)
-	}
-	return out
-}
-
 // deployCloud installs the outside charts: cert-manager, ingress-nginx, kube-prometheus-stack,
 // the OpenTelemetry collector and LiveKit, plus the signal Ingress and TURN certificate.
 func (b *builder) deployCloud() error {
@@ -320,7 +312,7 @@ func (b *builder) deployCloud() error {
 	}
 	b.p.LiveKitAPIKey = pulumi.String(a.LiveKitAPIKey).ToStringOutput()
 	b.p.LiveKitAPISecret = pulumi.ToSecret(a.LiveKitAPISecret.ToStringOutput()).(pulumi.StringOutput)
-	system := selector(cluster.SystemSelector())
+	system := pulumi.ToStringMap(cluster.SystemSelector())
 
 	certManager, err := helmv3.NewRelease(ctx, b.name+"-cert-manager", &helmv3.ReleaseArgs{
 		Name: pulumi.String("cert-manager"), Namespace: pulumi.String(NamespaceCertManager),
@@ -484,7 +476,7 @@ func LiveKitValues(a *Args, c *cluster.Outputs) pulumi.Map {
 		"image":                         pulumi.Map{"tag": pulumi.String(LiveKitVersion)},
 		"podHostNetwork":                pulumi.Bool(true),
 		"terminationGracePeriodSeconds": pulumi.Int(GracePeriodSeconds),
-		"nodeSelector":                  selector(c.MediaSelector),
+		"nodeSelector":                  pulumi.ToStringMap(c.MediaSelector),
 		"tolerations":                   pulumi.Array{toleration(c.MediaToleration)},
 		// One LiveKit per node: host ports collide anyway; say so to the scheduler up front.
 		"affinity": pulumi.Map{"podAntiAffinity": pulumi.Map{"requiredDuringSchedulingIgnoredDuringExecution": pulumi.Array{pulumi.Map{

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cellplane/cellplane/components/cluster"
 	"github.com/cellplane/cellplane/components/internal/netpol"
+	"github.com/cellplane/cellplane/components/platform"
 	"github.com/cellplane/cellplane/infra/spec"
 )
 
@@ -32,9 +33,6 @@ const (
 	QuotaName          = "org-quota"
 	LimitRangeName     = "org-limits"
 	GracePeriod        = 18000 // a session may run for hours; a rollout lets it finish
-	mediaNamespace     = "media"
-	ingressNamespace   = "ingress-nginx"
-	observabilityNS    = "observability"
 	simEnginePort      = 8080
 	metricsPort        = 9090
 	otlpGRPC, otlpHTTP = 4317, 4318
@@ -169,12 +167,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		{Name: "allow-same-namespace-in", Ingress: true, Peers: []netpol.Peer{{}}},
 		{Name: "allow-same-namespace-out", Peers: []netpol.Peer{{}}},
 		{Name: "allow-redis", Peers: world, Ports: []netpol.Port{netpol.TCP(6379), netpol.TCP(6380)}},
-		{Name: "allow-livekit", Peers: append([]netpol.Peer{{Namespace: mediaNamespace}}, world...), Ports: []netpol.Port{
-			netpol.TCP(7880), netpol.TCP(443), netpol.TCP(args.RTCTCPPort), netpol.UDPRange(args.RTCPortStart, args.RTCPortEnd)}},
+		{Name: "allow-livekit", Peers: append([]netpol.Peer{{Namespace: platform.NamespaceMedia}}, world...), Ports: []netpol.Port{
+			netpol.TCP(platform.LiveKitHTTPPort), netpol.TCP(443), netpol.TCP(args.RTCTCPPort), netpol.UDPRange(args.RTCPortStart, args.RTCPortEnd)}},
 		{Name: "allow-ingress", Ingress: true, PodLabels: map[string]string{"app.kubernetes.io/name": "sim-engine"},
-			Peers: []netpol.Peer{{Namespace: ingressNamespace}}, Ports: []netpol.Port{netpol.TCP(simEnginePort)}},
-		{Name: "allow-scrape", Ingress: true, Peers: []netpol.Peer{{Namespace: observabilityNS}}, Ports: []netpol.Port{netpol.TCP(metricsPort)}},
-		{Name: "allow-otlp", Peers: []netpol.Peer{{Namespace: observabilityNS}}, Ports: []netpol.Port{netpol.TCP(otlpGRPC), netpol.TCP(otlpHTTP)}},
+			Peers: []netpol.Peer{{Namespace: platform.NamespaceIngress}}, Ports: []netpol.Port{netpol.TCP(simEnginePort)}},
+		{Name: "allow-scrape", Ingress: true, Peers: []netpol.Peer{{Namespace: platform.NamespaceObservability}}, Ports: []netpol.Port{netpol.TCP(metricsPort)}},
+		{Name: "allow-otlp", Peers: []netpol.Peer{{Namespace: platform.NamespaceObservability}}, Ports: []netpol.Port{netpol.TCP(otlpGRPC), netpol.TCP(otlpHTTP)}},
 	}
 	if err := netpol.Declare(ctx, name, nsName, rules, in...); err != nil {
 		return nil, err
@@ -272,7 +270,7 @@ func ChartValues(args *Args, size Size, image pulumi.Map) pulumi.Map {
 		"image":                         image,
 		"serviceAccountName":            pulumi.String(ServiceAccount),
 		"secrets":                       pulumi.Map{"livekit": pulumi.String(LiveKitSecret), "redis": pulumi.String(RedisSecret)},
-		"nodeSelector":                  pulumi.StringMap{cluster.PoolLabel: pulumi.String(cluster.PoolWorkers)},
+		"nodeSelector":                  pulumi.ToStringMap(cluster.WorkersSelector()),
 		"terminationGracePeriodSeconds": pulumi.Int(GracePeriod),
 		"simEngine": pulumi.Map{"autoscaling": pulumi.Map{
 			"minReplicas": pulumi.Int(size.SimEngineMin), "maxReplicas": pulumi.Int(size.SimEngineMax)}},

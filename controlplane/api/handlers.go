@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,18 +108,8 @@ func handleRoute(table *router.Table, maxAge time.Duration) http.HandlerFunc {
 
 // etagMatches implements If-None-Match's weak comparison over a list of tags.
 func etagMatches(header, etag string) bool {
-	for header != "" {
-		var tag string
-		var i int
-		for i = 0; i < len(header) && header[i] != ','; i++ {
-		}
-		tag, header = header[:i], header[min(i+1, len(header)):]
-		for len(tag) > 0 && (tag[0] == ' ' || tag[0] == '\t') {
-			tag = tag[1:]
-		}
-		for len(tag) > 0 && (tag[len(tag)-1] == ' ' || tag[len(tag)-1] == '\t') {
-			tag = tag[:len(tag)-1]
-		}
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.Trim(tag, " \t")
 		if tag == "*" || tag == etag || tag == "W/"+etag {
 			return true
 		}
@@ -128,7 +120,22 @@ func etagMatches(header, etag string) bool {
 const (
 	defaultPageSize = 50
 	maxPageSize     = 500
+	badCursor       = "cursor is not one this API returned: pass next_cursor from the previous page unchanged"
 )
+
+// pageLimit reads the limit query parameter of a list (defaultPageSize when absent),
+// noting a bad one in v.
+func pageLimit(q url.Values, v *controlplane.Validation) int {
+	s := q.Get("limit")
+	if s == "" {
+		return defaultPageSize
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPageSize {
+		v.Add("limit", "limit must be a whole number from 1 to %d", maxPageSize)
+	}
+	return n
+}
 
 type orgPage struct {
 	Orgs       []*controlplane.Org `json:"orgs"`
@@ -138,19 +145,12 @@ type orgPage struct {
 func handleOrgList(orgs controlplane.OrgService, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := controlplane.OrgFilter{Limit: defaultPageSize}
 		var v controlplane.Validation
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxPageSize {
-				v.Add("limit", "limit must be a whole number from 1 to %d", maxPageSize)
-			}
-			f.Limit = n
-		}
+		f := controlplane.OrgFilter{Limit: pageLimit(q, &v)}
 		if c := q.Get("cursor"); c != "" {
 			after, ok := decodeCursor(c)
 			if !ok {
-				v.Add("cursor", "cursor is not one this API returned: pass next_cursor from the previous page unchanged")
+				v.Add("cursor", badCursor)
 			}
 			f.After = after
 		}

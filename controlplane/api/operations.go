@@ -159,19 +159,12 @@ type operationPage struct {
 func handleOrgOperations(ops controlplane.OperationService, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := controlplane.OperationFilter{Limit: defaultPageSize}
 		var v controlplane.Validation
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxPageSize {
-				v.Add("limit", "limit must be a whole number from 1 to %d", maxPageSize)
-			}
-			f.Limit = n
-		}
+		f := controlplane.OperationFilter{Limit: pageLimit(q, &v)}
 		if c := q.Get("cursor"); c != "" {
 			before, ok := decodeOpCursor(c)
 			if !ok {
-				v.Add("cursor", "cursor is not one this API returned: pass next_cursor from the previous page unchanged")
+				v.Add("cursor", badCursor)
 			}
 			f.Before = before
 		}

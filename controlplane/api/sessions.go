@@ -44,15 +44,8 @@ type sessionPage struct {
 func handleSessionList(sessions controlplane.SessionService, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := controlplane.SessionFilter{Limit: defaultPageSize, State: q.Get("state")}
 		var v controlplane.Validation
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxPageSize {
-				v.Add("limit", "limit must be a whole number from 1 to %d", maxPageSize)
-			}
-			f.Limit = n
-		}
+		f := controlplane.SessionFilter{Limit: pageLimit(q, &v), State: q.Get("state")}
 		for _, p := range []struct {
 			name string
 			dst  **time.Time
@@ -68,7 +61,7 @@ func handleSessionList(sessions controlplane.SessionService, log *slog.Logger) h
 		if c := q.Get("cursor"); c != "" {
 			at, id, ok := decodeSessionCursor(c)
 			if !ok {
-				v.Add("cursor", "cursor is not one this API returned: pass next_cursor from the previous page unchanged")
+				v.Add("cursor", badCursor)
 			}
 			f.AfterTime, f.AfterID = &at, id
 		}

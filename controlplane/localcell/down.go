@@ -75,10 +75,7 @@ func Down(ctx context.Context, dir string, logf func(string, ...any)) ([]string,
 		}
 		logf("stopping %s (pid %d)", p.Name, p.PID)
 		_ = syscall.Kill(p.PID, syscall.SIGTERM)
-		grace := 10 * time.Second
-		if strings.HasPrefix(p.Name, "livekit") {
-			grace = 3 * time.Second
-		}
+		grace := stopGrace(p.Name)
 		deadline := time.Now().Add(grace)
 		for time.Now().Before(deadline) && syscall.Kill(p.PID, 0) == nil {
 			time.Sleep(50 * time.Millisecond)
@@ -121,12 +118,9 @@ func Status(ctx context.Context, dir string) ([]PartStatus, error) {
 	cell, cellErr := Load(dir)
 	checks := map[string]func(context.Context) error{}
 	if cellErr == nil {
-		pki := filepath.Join(dir, "pki")
-		if t, err := ensureTokensReadOnly(filepath.Join(pki, "tokens.csv")); err == nil {
-			if k, err := NewKubeClient(cell.APIServer, t, filepath.Join(pki, "ca.crt")); err == nil {
-				checks["kube-apiserver"] = func(ctx context.Context) error { return k.Do(ctx, "GET", "/readyz", nil, nil) }
-				checks["kwok"] = func(ctx context.Context) error { return NodesReady(ctx, k) }
-			}
+		if k, err := AdminClient(dir); err == nil {
+			checks["kube-apiserver"] = func(ctx context.Context) error { return k.Do(ctx, "GET", "/readyz", nil, nil) }
+			checks["kwok"] = func(ctx context.Context) error { return NodesReady(ctx, k) }
 		}
 		checks["redis"] = func(ctx context.Context) error {
 			return RedisCommand(ctx, cell.Redis.Addr, cell.Redis.Password, "PING")
@@ -166,29 +160,18 @@ func Status(ctx context.Context, dir string) ([]PartStatus, error) {
 	return out, nil
 }
 
-func ensureTokensReadOnly(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ",")
-		if len(f) >= 3 && f[2] == "admin" {
-			return f[0], nil
-		}
-	}
-	return "", fmt.Errorf("%s: no admin token", path)
-}
-
 // AdminClient returns an admin client of the Kubernetes API of the cell in dir.
 func AdminClient(dir string) (*KubeClient, error) {
 	cell, err := Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	token, err := ensureTokensReadOnly(filepath.Join(dir, "pki", "tokens.csv"))
+	t, err := readTokens(filepath.Join(dir, "pki", "tokens.csv"))
 	if err != nil {
 		return nil, err
 	}
-	return NewKubeClient(cell.APIServer, token, filepath.Join(dir, "pki", "ca.crt"))
+	if t.admin == "" {
+		return nil, fmt.Errorf("%s: no admin token", t.file)
+	}
+	return NewKubeClient(cell.APIServer, t.admin, filepath.Join(dir, "pki", "ca.crt"))
 }

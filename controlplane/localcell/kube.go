@@ -267,32 +267,40 @@ type tokens struct {
 	admin, controllerManager, scheduler, kwok string
 }
 
-// ensureTokens writes the static token file of the API server: an admin (system:masters),
-// the controller manager and scheduler under their built-in identities, and kwok.
-func ensureTokens(path string) (*tokens, error) {
+// readTokens parses the static token file of the API server (token,user,uid[,groups]).
+func readTokens(path string) (*tokens, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	t := &tokens{file: path}
-	if b, err := os.ReadFile(path); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			f := strings.Split(line, ",")
-			if len(f) < 3 {
-				continue
-			}
-			switch f[2] {
-			case "admin":
-				t.admin = f[0]
-			case "system:kube-controller-manager":
-				t.controllerManager = f[0]
-			case "system:kube-scheduler":
-				t.scheduler = f[0]
-			case "kwok":
-				t.kwok = f[0]
-			}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 {
+			continue
 		}
-		if t.admin != "" && t.controllerManager != "" && t.scheduler != "" && t.kwok != "" {
-			return t, nil
+		switch f[2] {
+		case "admin":
+			t.admin = f[0]
+		case "system:kube-controller-manager":
+			t.controllerManager = f[0]
+		case "system:kube-scheduler":
+			t.scheduler = f[0]
+		case "kwok":
+			t.kwok = f[0]
 		}
 	}
-	t.admin, t.controllerManager, t.scheduler, t.kwok = randomToken(24), randomToken(24), randomToken(24), randomToken(24)
+	return t, nil
+}
+
+// ensureTokens writes the static token file of the API server, unless a complete one is
+// there: an admin (system:masters), the controller manager and scheduler under their
+// built-in identities, and kwok.
+func ensureTokens(path string) (*tokens, error) {
+	if t, err := readTokens(path); err == nil && t.admin != "" && t.controllerManager != "" && t.scheduler != "" && t.kwok != "" {
+		return t, nil
+	}
+	t := &tokens{file: path, admin: randomToken(24), controllerManager: randomToken(24), scheduler: randomToken(24), kwok: randomToken(24)}
 	content := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n%s,system:kube-controller-manager,system:kube-controller-manager\n%s,system:kube-scheduler,system:kube-scheduler\n%s,kwok,kwok,\"system:masters\"\n",
 		t.admin, t.controllerManager, t.scheduler, t.kwok)
 	return t, os.WriteFile(path, []byte(content), 0o600)

@@ -26,7 +26,7 @@ var toolBuild = map[string]string{
 // FindTools finds every binary the cell needs, in the tool cache first, then on PATH.
 func FindTools() (Tools, error) {
 	t := Tools{bins: map[string]string{}}
-	dirs := toolCacheDirs()
+	dirs := ToolCacheDirs()
 	var missing []string
 	for name := range toolBuild {
 		p := ""
@@ -93,8 +93,9 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// toolCacheDirs lists the bin directories of the pinned tool versions.
-func toolCacheDirs() []string {
+// ToolCacheDirs lists the bin directories of the pinned tool versions, as
+// deploy/local/tools.sh --path prints them (nil outside the repository).
+func ToolCacheDirs() []string {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil

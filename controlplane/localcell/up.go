@@ -192,15 +192,19 @@ func (r *Running) Process(name string) *Process {
 // Stop stops every part in reverse start order and removes the cell's description.
 func (r *Running) Stop() {
 	for i := len(r.procs) - 1; i >= 0; i-- {
-		grace := 10 * time.Second
-		if strings.HasPrefix(r.procs[i].Name, "livekit") {
-			// LiveKit drains on SIGTERM until its rooms are empty; a shutdown of the whole
-			// cell does not wait for that.
-			grace = 3 * time.Second
-		}
-		_ = r.procs[i].Stop(grace)
+		_ = r.procs[i].Stop(stopGrace(r.procs[i].Name))
 	}
 	_ = os.Remove(DescriptionFile(r.Dir))
+}
+
+// stopGrace is how long a part may take to exit after SIGTERM before it is killed.
+// LiveKit drains on SIGTERM until its rooms are empty; stopping the whole cell does not
+// wait for that.
+func stopGrace(part string) time.Duration {
+	if strings.HasPrefix(part, "livekit") {
+		return 3 * time.Second
+	}
+	return 10 * time.Second
 }
 
 // Wait blocks until ctx is done (nil) or a part exits on its own (an error naming it).

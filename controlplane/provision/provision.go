@@ -164,7 +164,7 @@ func (r *Runner) WorkspaceDir(stack string) string {
 func loadProject(path string) (workspace.Project, error) {
 	def := workspace.Project{Name: "cellplane", Runtime: workspace.NewProjectRuntimeInfo("go", nil)}
 	if path == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return def, nil
 		}

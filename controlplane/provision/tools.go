@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/cellplane/cellplane/controlplane/localcell"
 )
 
 // Tools locates the pulumi CLI and the provider plugins.
@@ -21,13 +22,7 @@ type Tools struct {
 // FindTools finds the pinned tools in the tool cache (deploy/local/tools.sh --path), then on
 // PATH. Plugins are never downloaded: the runner disables automatic acquisition.
 func FindTools() (Tools, error) {
-	var dirs []string
-	if root, err := repoRoot(); err == nil {
-		if out, err := exec.Command(filepath.Join(root, "deploy", "local", "tools.sh"), "--path").Output(); err == nil {
-			dirs = strings.Split(strings.TrimSpace(string(out)), string(os.PathListSeparator))
-		}
-	}
-	dirs = append(dirs, filepath.SplitList(os.Getenv("PATH"))...)
+	dirs := append(localcell.ToolCacheDirs(), filepath.SplitList(os.Getenv("PATH"))...)
 	var t Tools
 	for _, d := range dirs {
 		if t.PulumiRoot == "" && executable(filepath.Join(d, "pulumi")) {
@@ -58,9 +53,9 @@ func executable(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-// repoRoot finds the cellplane repository above the working directory (Pulumi.yaml beside
+// RepoRoot finds the cellplane repository above the working directory (Pulumi.yaml beside
 // deploy/local/tools.sh).
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	d, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -78,6 +73,3 @@ func repoRoot() (string, error) {
 		d = parent
 	}
 }
-
-// RepoRoot is the cellplane repository above the working directory.
-func RepoRoot() (string, error) { return repoRoot() }

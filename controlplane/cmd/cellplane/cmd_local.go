@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,7 @@ const (
 
 func localUp(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "local up", "local up [flags]")
-	state := fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), "state directory (data, keys, logs, env file) [CELLPLANE_STATE]")
+	state := stateFlag(e, fs, "state directory (data, keys, logs, env file)")
 	detach := fs.Bool("detach", false, "start the cell and return; stop it later with 'cellplane local down'")
 	apiPort := fs.Int("apiserver-port", 0, "kube-apiserver port on 127.0.0.1 (0: any free port)")
 	lkPort := fs.Int("livekit-port", 0, "first LiveKit node's port on 127.0.0.1 (0: any free port)")
@@ -119,6 +120,11 @@ func localUp(ctx context.Context, e env, args []string) error {
 	return waitErr
 }
 
+// stateFlag declares --state, the cell's directory (CELLPLANE_STATE, default .local).
+func stateFlag(e env, fs *flag.FlagSet, usage string) *string {
+	return fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), usage+" [CELLPLANE_STATE]")
+}
+
 // localUpHooks run after the cell is up (the control plane registers itself here) and
 // may add variables to the env file; localDownHooks run before the cell stops.
 var (
@@ -150,7 +156,7 @@ func printSummary(e env, cell *localcell.Running, envFile string, vars map[strin
 
 func localDown(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "local down", "local down [--state DIR]")
-	state := fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), "state directory of the cell [CELLPLANE_STATE]")
+	state := stateFlag(e, fs, "state directory of the cell")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -171,7 +177,7 @@ func localDown(ctx context.Context, e env, args []string) error {
 
 func localStatus(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "local status", "local status [--state DIR] [--json]")
-	state := fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), "state directory of the cell [CELLPLANE_STATE]")
+	state := stateFlag(e, fs, "state directory of the cell")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -31,7 +31,7 @@ default) or --secrets-provider. Local stacks adopt the local cell in <state>.`
 
 func runStack(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "stack", stackUsage)
-	state := fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), "state directory: workspaces, file backend, the local cell [CELLPLANE_STATE]")
+	state := stateFlag(e, fs, "state directory: workspaces, file backend, the local cell")
 	stacksDir := fs.String("stacks", envOr(e, "CELLPLANE_STACKS", ""), "directory of the Pulumi.<stack>.yaml files (default: the repository's stacks/) [CELLPLANE_STACKS]")
 	backend := fs.String("backend", envOr(e, "PULUMI_BACKEND_URL", ""), "Pulumi backend URL (default file://<state>/pulumi/backend) [PULUMI_BACKEND_URL]")
 	secrets := fs.String("secrets-provider", envOr(e, "CELLPLANE_SECRETS_PROVIDER", ""), "KMS secrets provider URL (awskms://, gcpkms://, azurekeyvault://, hashivault://); default: passphrase [CELLPLANE_SECRETS_PROVIDER]")

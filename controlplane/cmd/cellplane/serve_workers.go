@@ -32,7 +32,7 @@ func addWorkerFlags(fs *flag.FlagSet, e env) *workerFlags {
 	return &workerFlags{
 		workers:  fs.Int("workers", envInt(e, "CELLPLANE_WORKERS", 4), "operations run at once by this instance; 0 = none [CELLPLANE_WORKERS]"),
 		attempts: fs.Int("attempts", envInt(e, "CELLPLANE_OPERATION_ATTEMPTS", 5), "runs an operation gets when it keeps failing transiently [CELLPLANE_OPERATION_ATTEMPTS]"),
-		state:    fs.String("state", envOr(e, "CELLPLANE_STATE", ".local"), "state directory: stack workspaces, file backend, the local cell [CELLPLANE_STATE]"),
+		state:    stateFlag(e, fs, "state directory: stack workspaces, file backend, the local cell"),
 		backend:  fs.String("backend", envOr(e, "PULUMI_BACKEND_URL", ""), "Pulumi backend URL (default file://<state>/pulumi/backend) [PULUMI_BACKEND_URL]"),
 		secrets:  fs.String("secrets-provider", envOr(e, "CELLPLANE_SECRETS_PROVIDER", ""), "KMS secrets provider URL; default: passphrase [CELLPLANE_SECRETS_PROVIDER]"),
 		cell:     fs.String("local-cell", envOr(e, "CELLPLANE_LOCAL_CELL", ""), "directory of the local cell local stacks adopt (default <state>) [CELLPLANE_LOCAL_CELL]"),
